@@ -1,0 +1,291 @@
+//! The conformance suite: every promise of a [`Store`], written once, run on every store.
+//!
+//! A store's test crate expands it with [`conformance_suite!`](crate::conformance_suite),
+//! giving one named `#[tokio::test]` per case, run on the store directly (module `direct`) and
+//! through `Arc<dyn DynStore>` (module `dyn_store`). The test crate needs `tokio` (features
+//! `macros`, `rt-multi-thread`) among its dev-dependencies.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use session_core::conformance::{Fixture, TimeControl};
+//! use session_core::{BoxFuture, ManualClock, Timestamp, Clock};
+//!
+//! /// Time for a store that reads a `ManualClock`: advancing needs no sleeping.
+//! #[derive(Debug)]
+//! struct Manual(ManualClock);
+//!
+//! impl TimeControl for Manual {
+//!     fn now(&self) -> Timestamp { self.0.now() }
+//!     fn advance(&self, by: Duration) -> BoxFuture<'_, ()> {
+//!         self.0.advance(by);
+//!         Box::pin(async {})
+//!     }
+//!     fn short_ttl(&self) -> Duration { Duration::from_secs(10) }
+//! }
+//! // In a store's tests/conformance.rs:
+//! // session_core::conformance_suite!(|| async {
+//! //     let clock = ManualClock::starting_now();
+//! //     Fixture::new(MyStore::with_clock(clock.clone()), Arc::new(Manual(clock)))
+//! // });
+//! ```
+//!
+//! Time-dependent cases ask the fixture's [`TimeControl`] how time moves: an in-process store
+//! moves a manual clock, a Redis store sleeps (Redis expires keys by its own clock).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{
+    BoxFuture, Collision, ConnectionId, DynStore, Error, ListFilter, Metadata, Session, SessionId,
+    SessionState, Stats, Store, Timestamp, UserId, limits,
+};
+
+mod cases;
+pub use cases::*;
+
+/// How time passes for the store under test.
+pub trait TimeControl: Send + Sync + Debug {
+    /// Now, as the store judges expiry.
+    fn now(&self) -> Timestamp;
+    /// Lets at least `by` pass for the store (moving a manual clock, or sleeping).
+    fn advance(&self, by: Duration) -> BoxFuture<'_, ()>;
+    /// The TTL the expiry cases give a session that must outlive a few operations and then
+    /// expire after [`TimeControl::advance`]. Short for stores that must sleep.
+    fn short_ttl(&self) -> Duration;
+}
+
+/// A store under test and the time it lives in.
+pub struct Fixture<S> {
+    /// The store, empty.
+    pub store: Arc<S>,
+    /// How time passes for it.
+    pub time: Arc<dyn TimeControl>,
+}
+
+impl<S: Store + 'static> Fixture<S> {
+    /// Wraps a fresh, empty store.
+    pub fn new(store: S, time: Arc<dyn TimeControl>) -> Self {
+        Fixture {
+            store: Arc::new(store),
+            time,
+        }
+    }
+
+    /// The same store behind `Arc<dyn DynStore>`.
+    pub fn into_dyn(self) -> Fixture<Arc<dyn DynStore>> {
+        let store: Arc<dyn DynStore> = self.store;
+        Fixture {
+            store: Arc::new(store),
+            time: self.time,
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.time.now()
+    }
+
+    /// A valid session for `user` that lives an hour, with a connection id.
+    fn session(&self, user: &str) -> Session {
+        Session::builder(user_id(user), self.now(), Duration::from_secs(3600))
+            .connection_id(ConnectionId::new())
+            .client_addr("198.51.100.7:40000".parse().unwrap())
+            .server_addr("10.0.0.1:8443".parse().unwrap())
+            .state(SessionState::Active)
+            .metadata("device", "laptop")
+            .build()
+    }
+
+    /// A session that expires after the fixture's short TTL.
+    fn short_lived(&self, user: &str) -> Session {
+        let mut s = self.session(user);
+        s.expires_at = self.now() + self.time.short_ttl();
+        s
+    }
+
+    /// Moves time past every short-lived session's expiry.
+    async fn expire_short_lived(&self) {
+        self.time
+            .advance(self.time.short_ttl() + Duration::from_millis(50))
+            .await;
+    }
+
+    async fn create(&self, s: Session) -> Arc<Session> {
+        self.store.create(s).await.expect("create")
+    }
+
+    async fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
+        self.store.get(id).await.expect("get")
+    }
+
+    async fn by_user(&self, user: &str) -> Vec<Arc<Session>> {
+        self.store
+            .get_by_user_id(&user_id(user))
+            .await
+            .expect("get_by_user_id")
+    }
+
+    async fn by_conn(&self, conn: &ConnectionId) -> Option<Arc<Session>> {
+        self.store
+            .get_by_connection_id(conn)
+            .await
+            .expect("get_by_connection_id")
+    }
+
+    async fn count(&self) -> u64 {
+        self.store.count().await.expect("count")
+    }
+
+    async fn list_all(&self) -> Page2 {
+        let page = self
+            .store
+            .list(&ListFilter::new().limit(10_000))
+            .await
+            .expect("list");
+        Page2 {
+            ids: page.sessions.iter().map(|s| s.id).collect(),
+            total: page.total,
+        }
+    }
+
+    /// Everything the store shows about itself, to compare before and after a refused write.
+    async fn snapshot(&self, users: &[&str]) -> Snapshot {
+        let mut by_user = Vec::new();
+        for u in users {
+            by_user.push(ids(&self.by_user(u).await));
+        }
+        let page = self
+            .store
+            .list(&ListFilter::new().limit(10_000))
+            .await
+            .expect("list");
+        Snapshot {
+            count: self.count().await,
+            sessions: page.sessions.iter().map(|s| Session::clone(s)).collect(),
+            total: page.total,
+            by_user,
+        }
+    }
+
+    /// Asserts the index promise for `s`: found by id, by user and by connection.
+    async fn assert_indexed(&self, s: &Session) {
+        let got = self.get(&s.id).await.expect("readable by id");
+        assert_eq!(*got, *s, "stored session differs");
+        assert!(
+            ids(&self.by_user(s.user_id.as_str()).await).contains(&s.id),
+            "readable by id but missing from its user's index"
+        );
+        if let Some(conn) = &s.connection_id {
+            let by_conn = self.by_conn(conn).await.expect("findable by connection");
+            assert_eq!(by_conn.id, s.id);
+        }
+    }
+
+    /// Asserts that `s` is gone from every view.
+    async fn assert_gone(&self, s: &Session) {
+        assert!(self.get(&s.id).await.is_none(), "still readable by id");
+        assert!(
+            !ids(&self.by_user(s.user_id.as_str()).await).contains(&s.id),
+            "still listed under its user"
+        );
+        if let Some(conn) = &s.connection_id {
+            assert!(
+                self.by_conn(conn).await.is_none_or(|f| f.id != s.id),
+                "still found by connection"
+            );
+        }
+        assert!(
+            !self.list_all().await.ids.contains(&s.id),
+            "still in list()"
+        );
+        let many = self.store.get_many(&[s.id]).await.expect("get_many");
+        assert!(many[0].is_none(), "still returned by get_many");
+    }
+}
+
+struct Page2 {
+    ids: Vec<SessionId>,
+    total: u64,
+}
+
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    count: u64,
+    sessions: Vec<Session>,
+    total: u64,
+    by_user: Vec<Vec<SessionId>>,
+}
+
+fn user_id(user: &str) -> UserId {
+    UserId::new(user).expect("valid user id")
+}
+
+fn ids(sessions: &[Arc<Session>]) -> Vec<SessionId> {
+    sessions.iter().map(|s| s.id).collect()
+}
+
+fn assert_invalid<T: Debug>(result: Result<T, Error>, field: &str) {
+    match result {
+        Err(Error::InvalidInput { field: f, .. }) if f == field => {}
+        other => panic!("expected InvalidInput on {field}, got {other:?}"),
+    }
+}
+
+fn assert_not_found<T: Debug>(result: Result<T, Error>) {
+    match result {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+fn assert_conflict<T: Debug>(result: Result<T, Error>) {
+    match result {
+        Err(Error::Conflict { .. }) => {}
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+/// Expands the conformance suite into one `#[tokio::test]` per case, twice: module `direct`
+/// runs the cases on the store, module `dyn_store` through `Arc<dyn DynStore>`.
+///
+/// `$setup` is an expression callable with no arguments that returns a future of a
+/// [`Fixture`] holding a fresh, empty store (a closure `|| async { ... }` or a path to an
+/// `async fn`). The calling crate needs `tokio` with `macros` and `rt-multi-thread`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($setup:expr) => {
+        $crate::__conformance_cases!($setup);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_expand {
+    ($setup:expr; $($case:ident),* $(,)?) => {
+        mod direct {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = ($setup)().await;
+                    $crate::conformance::$case(fixture).await;
+                }
+            )*
+        }
+        mod dyn_store {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = ($setup)().await.into_dyn();
+                    $crate::conformance::$case(fixture).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,168 @@
+//! The one error type every store returns.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::id::{ConnectionId, SessionId};
+
+/// A boxed error from a backend (a Redis client, an I/O layer), kept whole as a `source`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Shorthand for `Result<T, session_core::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a store operation can fail with.
+///
+/// Variants are typed for what a caller acts on: [`Error::NotFound`] and [`Error::Conflict`]
+/// are ordinary outcomes, [`Error::InvalidInput`] names the offending field, and backend
+/// failures keep their original error as [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No live session has this id (it never existed, was deleted, or has expired).
+    #[error("session {id} not found")]
+    NotFound {
+        /// The id that was looked up.
+        id: SessionId,
+    },
+
+    /// A create collided with a live session.
+    #[error("already exists: {0}")]
+    AlreadyExists(Collision),
+
+    /// A compare-and-set write carried a version that is no longer current.
+    #[error(
+        "version conflict on session {id}: written with version {expected}, store has {actual}"
+    )]
+    Conflict {
+        /// The session written.
+        id: SessionId,
+        /// The version the writer read (and sent).
+        expected: u64,
+        /// The version the store holds now.
+        actual: u64,
+    },
+
+    /// The input was refused before anything was written.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field at fault, e.g. `"user_id"` or `"metadata"`.
+        field: &'static str,
+        /// Why it was refused.
+        reason: Cow<'static, str>,
+    },
+
+    /// The store is full; nothing was evicted to make room.
+    #[error("store is at its capacity of {capacity} sessions")]
+    CapacityExceeded {
+        /// The configured limit.
+        capacity: usize,
+    },
+
+    /// Stored bytes could not be decoded into a session.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+
+    /// The backend did not answer within the configured time.
+    #[error("timed out")]
+    Timeout {
+        /// The backend's own error, when it has one.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The backend cannot be reached (connection refused, reconnecting, failover under way).
+    #[error("backend unavailable")]
+    Unavailable {
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Any other backend failure, kept whole.
+    #[error("backend error")]
+    Backend {
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] for `field`.
+    pub fn invalid(field: &'static str, reason: impl Into<Cow<'static, str>>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Backend`] wrapping `source`.
+    pub fn backend(source: impl Into<BoxError>) -> Self {
+        Error::Backend {
+            source: source.into(),
+        }
+    }
+
+    /// True for [`Error::Conflict`]: the write may succeed if retried on fresh data.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict { .. })
+    }
+
+    /// True for [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// True for failures of the backend itself ([`Error::Timeout`], [`Error::Unavailable`],
+    /// [`Error::Backend`]) as opposed to answers about the data.
+    pub fn is_backend(&self) -> bool {
+        matches!(
+            self,
+            Error::Timeout { .. } | Error::Unavailable { .. } | Error::Backend { .. }
+        )
+    }
+}
+
+/// What a create collided with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Collision {
+    /// A live session already has this id.
+    SessionId(SessionId),
+    /// A live session already holds this connection id.
+    ConnectionId(ConnectionId),
+}
+
+impl fmt::Display for Collision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Collision::SessionId(id) => write!(f, "session id {id}"),
+            Collision::ConnectionId(id) => write!(f, "connection id {id}"),
+        }
+    }
+}
+
+/// Bytes that are not a session record this version can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot decode session record at byte {offset}: {reason}")]
+pub struct CodecError {
+    reason: &'static str,
+    offset: usize,
+}
+
+impl CodecError {
+    pub(crate) fn new(reason: &'static str, offset: usize) -> Self {
+        Self { reason, offset }
+    }
+
+    /// What was wrong.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// Where in the record decoding stopped.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
