@@ -44,6 +44,7 @@
 //!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod codec;
 mod error;

@@ -1,1 +1,58 @@
-//! placeholder
+//! A sharded in-process session store: the [`session_core::Store`] trait over hash tables
+//! under `parking_lot` locks, with user and connection indexes that stay consistent under
+//! concurrency. A hit hands out the stored `Arc<Session>`, so `get` copies and allocates
+//! nothing; expired sessions are hidden at once and reclaimed by
+//! [`Store::delete_expired`](session_core::Store::delete_expired), by creates that need the
+//! room, and by an optional background sweeper that works one shard at a time.
+//!
+//! ```
+//! use std::time::Duration;
+//! use session_core::{Clock, Session, Store, SystemClock, UserId};
+//! use store_memory::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), session_core::Error> {
+//! let store = MemoryStore::new();
+//! let user = UserId::new("alice")?;
+//! let session = Session::builder(user.clone(), SystemClock.now(), Duration::from_secs(1800))
+//!     .metadata("device", "phone")
+//!     .build();
+//! let created = store.create(session).await?;
+//! assert_eq!(created.version, 1);
+//!
+//! // Compare-and-set: edit a copy, write it back with the version you read.
+//! let mut next = (*created).clone();
+//! next.stats.packets_sent += 1;
+//! let updated = store.update(next).await?;
+//! assert_eq!(updated.version, 2);
+//!
+//! assert_eq!(store.get_by_user_id(&user).await?.len(), 1);
+//! assert_eq!(store.delete_by_user_id(&user, None).await?, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Lock order and layout are documented on [`MemoryStore`]'s module (see the source of
+//! `store.rs`): session shard first, then at most one index shard at a time.
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `sweeper` | [`MemoryStore::spawn_sweeper`], a tokio task reclaiming expired sessions shard by shard |
+//!
+//! MSRV: Rust 1.85.
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod config;
+mod store;
+#[cfg(feature = "sweeper")]
+mod sweeper;
+
+pub use config::MemoryConfig;
+pub use store::MemoryStore;
+#[cfg(feature = "sweeper")]
+pub use sweeper::Sweeper;
+
+pub use session_core;
