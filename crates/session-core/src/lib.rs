@@ -62,7 +62,7 @@ pub use model::{
     Metadata, Session, SessionBuilder, SessionState, Stats, validate_expiry, validate_metadata,
 };
 pub use store::{BoxFuture, DynStore, ListFilter, Page, Store, UPDATE_WITH_MAX_ATTEMPTS};
-pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use time::{Clock, FastClock, ManualClock, SystemClock, Timestamp};
 
 /// Limits on what a session may hold; writes beyond them get [`Error::InvalidInput`].
 pub mod limits {

@@ -220,11 +220,22 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// use std::sync::Arc;
 /// use session_core::{DynStore, Store};
 ///
-/// fn erase<S: Store + 'static>(store: S) -> Arc<dyn DynStore> {
-///     Arc::new(store)
+/// /// A service that picks its store at run time holds it as one type.
+/// pub struct App {
+///     pub sessions: Arc<dyn DynStore>,
 /// }
-/// fn needs_store(_: &impl Store) {}
-/// # fn check(s: Arc<dyn DynStore>) { needs_store(&s) }
+///
+/// impl App {
+///     pub fn new(store: impl Store + 'static) -> Self {
+///         App { sessions: Arc::new(store) }
+///     }
+///
+///     /// `Arc<dyn DynStore>` is a `Store` again, with the same methods.
+///     pub async fn live_sessions(&self) -> session_core::Result<u64> {
+///         self.sessions.count().await
+///     }
+/// }
+/// # fn main() {}
 /// ```
 #[allow(missing_docs)]
 pub trait DynStore: Send + Sync {

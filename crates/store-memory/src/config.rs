@@ -22,7 +22,8 @@ pub struct MemoryConfig {
     /// beyond it first reclaims expired sessions, then fails with
     /// `Error::CapacityExceeded`. Live sessions are never evicted. Default: unlimited.
     pub capacity: Option<usize>,
-    /// Where "now" comes from (default: the system clock).
+    /// Where "now" comes from (default: a [`FastClock`](session_core::FastClock), the wall
+    /// clock read through the CPU counter).
     pub clock: Option<Arc<dyn Clock>>,
 }
 

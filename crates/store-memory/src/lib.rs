@@ -56,3 +56,8 @@ pub use store::MemoryStore;
 pub use sweeper::Sweeper;
 
 pub use session_core;
+
+/// The workspace README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -6,10 +6,11 @@
 //!
 //! - **S**: session shards, `id -> Arc<Session>`, chosen by the id's hash;
 //! - **U**: user shards, `user -> [Arc<Session>]` sorted by id, chosen by the user's hash;
-//! - **C**: connection shards, `connection id -> Arc<Session>`, chosen by its hash.
+//! - **C**: connection shards, `connection id -> (session id, expires_at)`, chosen by its hash.
 //!
-//! Every index entry holds the same `Arc` as the session shard, so a read through an index
-//! needs no second lookup. The lock order is **S, then at most one of U or C at a time**:
+//! The user index holds the same `Arc` as the session shard, so `get_by_user_id` needs no
+//! second lookup; the connection index holds only the id and expiry, so an update that keeps
+//! the connection and the expiry never touches it. The lock order is **S, then at most one of U or C at a time**:
 //! a write takes the session's S shard (write) and holds it to the end, and while holding it
 //! takes and releases the U and C shards it needs one after another; no thread ever holds two
 //! U or two C shards, or a U and a C shard together, or waits for an S shard while holding
@@ -28,15 +29,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use parking_lot::RwLock;
 use session_core::{
-    Clock, Collision, ConnectionId, Error, ListFilter, Page, Result, Session, SessionId, Store,
-    SystemClock, Timestamp, UserId, validate_expiry,
+    Clock, Collision, ConnectionId, Error, FastClock, ListFilter, Page, Result, Session, SessionId,
+    Store, Timestamp, UserId, validate_expiry,
 };
 
 use crate::config::MemoryConfig;
 
 type SessionShard = HashTable<Arc<Session>>;
 type UserShard = HashTable<(UserId, Vec<Arc<Session>>)>;
-type ConnShard = HashTable<(ConnectionId, Arc<Session>)>;
+type ConnShard = HashTable<ConnEntry>;
+
+/// Who holds a connection id, and until when.
+#[derive(Debug)]
+struct ConnEntry {
+    conn: ConnectionId,
+    id: SessionId,
+    expires_at: Timestamp,
+}
 
 /// A sharded in-process [`Store`]. Cloning is cheap and clones share the same sessions.
 #[derive(Clone, Debug)]
@@ -81,7 +90,7 @@ impl MemoryStore {
                 conns: (0..shards).map(|_| RwLock::new(HashTable::new())).collect(),
                 mask: shards - 1,
                 hasher: DefaultHashBuilder::default(),
-                clock: config.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                clock: config.clock.unwrap_or_else(|| Arc::new(FastClock::new())),
                 capacity: config.capacity,
                 stored: AtomicUsize::new(0),
             }),
@@ -164,32 +173,36 @@ impl Inner {
     }
 
     /// Claims `conn` for `s` unless a live session other than `s.id` holds it.
-    fn conn_claim(&self, conn: &ConnectionId, s: &Arc<Session>, now: Timestamp) -> Result<()> {
+    fn conn_claim(&self, conn: &ConnectionId, s: &Session, now: Timestamp) -> Result<()> {
         let hash = self.hasher.hash_one(conn);
         let mut shard = self.conns[self.shard(hash)].write();
-        match shard.find_mut(hash, |(c, _)| c == conn) {
-            Some((_, holder)) => {
-                if holder.id != s.id && !holder.is_expired_at(now) {
+        match shard.find_mut(hash, |e| e.conn == *conn) {
+            Some(holder) => {
+                if holder.id != s.id && holder.expires_at > now {
                     return Err(Error::AlreadyExists(Collision::ConnectionId(*conn)));
                 }
-                *holder = Arc::clone(s);
+                holder.id = s.id;
+                holder.expires_at = s.expires_at;
             }
             None => {
-                shard.insert_unique(hash, (*conn, Arc::clone(s)), |(c, _)| {
-                    self.hasher.hash_one(c)
-                });
+                let entry = ConnEntry {
+                    conn: *conn,
+                    id: s.id,
+                    expires_at: s.expires_at,
+                };
+                shard.insert_unique(hash, entry, |e| self.hasher.hash_one(e.conn));
             }
         }
         Ok(())
     }
 
-    /// Points `conn`'s entry at `s` if it belongs to `s.id`.
-    fn conn_replace(&self, conn: &ConnectionId, s: &Arc<Session>) {
+    /// Records a new expiry on `conn`'s entry if it belongs to session `s.id`.
+    fn conn_set_expiry(&self, conn: &ConnectionId, s: &Session) {
         let hash = self.hasher.hash_one(conn);
         let mut shard = self.conns[self.shard(hash)].write();
-        if let Some((_, holder)) = shard.find_mut(hash, |(c, _)| c == conn) {
+        if let Some(holder) = shard.find_mut(hash, |e| e.conn == *conn) {
             if holder.id == s.id {
-                *holder = Arc::clone(s);
+                holder.expires_at = s.expires_at;
             }
         }
     }
@@ -198,8 +211,8 @@ impl Inner {
     fn conn_remove(&self, conn: &ConnectionId, id: &SessionId) {
         let hash = self.hasher.hash_one(conn);
         let mut shard = self.conns[self.shard(hash)].write();
-        if let Ok(entry) = shard.find_entry(hash, |(c, _)| c == conn) {
-            if entry.get().1.id == *id {
+        if let Ok(entry) = shard.find_entry(hash, |e| e.conn == *conn) {
+            if entry.get().id == *id {
                 entry.remove();
             }
         }
@@ -327,7 +340,11 @@ impl Inner {
         let new = Arc::new(session);
         let old = Arc::clone(slot);
         match (&old.connection_id, &new.connection_id) {
-            (Some(a), Some(b)) if a == b => self.conn_replace(a, &new),
+            (Some(a), Some(b)) if a == b => {
+                if old.expires_at != new.expires_at {
+                    self.conn_set_expiry(a, &new);
+                }
+            }
             (old_conn, new_conn) => {
                 if let Some(conn) = new_conn {
                     self.conn_claim(conn, &new, now)?;
@@ -359,7 +376,7 @@ impl Inner {
         next.version += 1;
         let new = Arc::new(next);
         if let Some(conn) = &new.connection_id {
-            self.conn_replace(conn, &new);
+            self.conn_set_expiry(conn, &new);
         }
         self.user_put(&new);
         *slot = Arc::clone(&new);
@@ -458,13 +475,14 @@ impl Store for MemoryStore {
     ) -> Result<Option<Arc<Session>>> {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(connection_id);
-        let shard = inner.conns[inner.shard(hash)].read();
-        let now = inner.clock.now();
-        Ok(shard
-            .find(hash, |(c, _)| c == connection_id)
-            .map(|(_, s)| s)
-            .filter(|s| !s.is_expired_at(now))
-            .cloned())
+        let holder = {
+            let shard = inner.conns[inner.shard(hash)].read();
+            shard.find(hash, |e| e.conn == *connection_id).map(|e| e.id)
+        };
+        // The holder is re-checked in its session shard: it may have moved on meanwhile.
+        Ok(holder
+            .and_then(|id| self.get_now(&id))
+            .filter(|s| s.connection_id.as_ref() == Some(connection_id)))
     }
 
     async fn get_by_user_id(&self, user_id: &UserId) -> Result<Vec<Arc<Session>>> {

@@ -5,29 +5,40 @@
 //! through `Arc<dyn DynStore>` (module `dyn_store`). The test crate needs `tokio` (features
 //! `macros`, `rt-multi-thread`) among its dev-dependencies.
 //!
+//! A store's `tests/conformance.rs` gives the suite a fixture: a fresh store and how time
+//! passes for it. For a store that reads a [`ManualClock`](crate::ManualClock), advancing
+//! needs no sleeping (this is store-memory's):
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use session_core::conformance::{Fixture, TimeControl};
-//! use session_core::{BoxFuture, ManualClock, Timestamp, Clock};
+//! use session_core::{BoxFuture, Clock, ManualClock, Store, Timestamp};
 //!
-//! /// Time for a store that reads a `ManualClock`: advancing needs no sleeping.
 //! #[derive(Debug)]
-//! struct Manual(ManualClock);
+//! pub struct Manual(pub ManualClock);
 //!
 //! impl TimeControl for Manual {
-//!     fn now(&self) -> Timestamp { self.0.now() }
+//!     fn now(&self) -> Timestamp {
+//!         self.0.now()
+//!     }
 //!     fn advance(&self, by: Duration) -> BoxFuture<'_, ()> {
 //!         self.0.advance(by);
 //!         Box::pin(async {})
 //!     }
-//!     fn short_ttl(&self) -> Duration { Duration::from_secs(10) }
+//!     fn short_ttl(&self) -> Duration {
+//!         Duration::from_secs(60)
+//!     }
 //! }
-//! // In a store's tests/conformance.rs:
-//! // session_core::conformance_suite!(|| async {
-//! //     let clock = ManualClock::starting_now();
-//! //     Fixture::new(MyStore::with_clock(clock.clone()), Arc::new(Manual(clock)))
-//! // });
+//!
+//! /// The setup the macro calls once per case.
+//! pub async fn fixture<S: Store + 'static>(make: impl Fn(ManualClock) -> S) -> Fixture<S> {
+//!     let clock = ManualClock::starting_now();
+//!     Fixture::new(make(clock.clone()), Arc::new(Manual(clock)))
+//! }
+//! // ...and then, at the top level of the test file:
+//! // session_core::conformance_suite!(|| fixture(|clock| MyStore::with_clock(clock)));
+//! # fn main() {}
 //! ```
 //!
 //! Time-dependent cases ask the fixture's [`TimeControl`] how time moves: an in-process store
