@@ -121,6 +121,25 @@ fn update(c: &mut Criterion) {
             }
         })
     });
+    // The Go benchmark updates one session over and over.
+    let one = std::sync::Mutex::new(Arc::clone(&current.lock().unwrap()[0]));
+    g.bench_function(BenchmarkId::new("memory", "cas, same session"), |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (store, one) = (&store, &one);
+            async move {
+                let mut latest = Arc::clone(&one.lock().unwrap());
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let mut next = Session::clone(&latest);
+                    next.stats.packets_sent += 1;
+                    latest = store.update(next).await.unwrap();
+                }
+                let elapsed = start.elapsed();
+                *one.lock().unwrap() = latest;
+                elapsed
+            }
+        })
+    });
     g.finish();
 }
 

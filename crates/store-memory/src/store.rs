@@ -399,11 +399,11 @@ impl Inner {
         let hash = self.user_hash(user);
         let shard = self.users[self.shard(hash)].read();
         match shard.find(hash, |(u, _)| u == user) {
-            Some((_, list)) => list
-                .iter()
-                .filter(|s| !s.is_expired_at(now))
-                .cloned()
-                .collect(),
+            Some((_, list)) => {
+                let mut live = Vec::with_capacity(list.len());
+                live.extend(list.iter().filter(|s| !s.is_expired_at(now)).cloned());
+                live
+            }
             None => Vec::new(),
         }
     }
