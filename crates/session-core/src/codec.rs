@@ -18,11 +18,14 @@
 //! | 49 | 1 | state code |
 //! | 50 | 1 | flags: bit 0 connection id present, bit 1 client IPv6, bit 2 server IPv6 |
 //! | 51 | 0/16 | connection id |
+//! | .. | 2+n | user id: length (u16), UTF-8 bytes |
 //! | .. | 6/18 | client address: IPv4 (4) or IPv6 (16) octets, then port (u16) |
 //! | .. | 6/18 | server address, the same way |
 //! | .. | 44 | stats: five u64 counters, then current_rtt_ms (u32) |
-//! | .. | 2+n | user id: length (u16), UTF-8 bytes |
 //! | .. | 2+.. | metadata: entry count (u16), then per entry key and value, each length (u16) + UTF-8 |
+//!
+//! Everything a server-side script needs to maintain indexes (version, expiry, id, connection
+//! id, user id) sits at the front at offsets it can compute from the flags byte.
 //!
 //! Decoding checks every length and every invariant the model has (valid user id, metadata
 //! within limits, keys strictly ascending, no trailing bytes) and returns
@@ -119,6 +122,7 @@ pub fn encode_into(session: &Session, out: &mut Vec<u8>) {
     if let Some(conn) = &session.connection_id {
         out.extend_from_slice(conn.as_bytes());
     }
+    put_str(out, session.user_id.as_str());
     put_addr(out, &session.client_addr);
     put_addr(out, &session.server_addr);
     let s = &session.stats;
@@ -132,7 +136,6 @@ pub fn encode_into(session: &Session, out: &mut Vec<u8>) {
         out.extend_from_slice(&n.to_le_bytes());
     }
     out.extend_from_slice(&s.current_rtt_ms.to_le_bytes());
-    put_str(out, session.user_id.as_str());
     let count = u16::try_from(session.metadata.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&count.to_le_bytes());
     for (k, v) in session.metadata.iter().take(usize::from(count)) {
@@ -192,6 +195,8 @@ pub fn decode(bytes: &[u8]) -> Result<Session, CodecError> {
     } else {
         None
     };
+    let user_at = r.pos;
+    let user_id = UserId::new(r.str()?).map_err(|_| CodecError::new("invalid user id", user_at))?;
     let client_addr = r.addr(flags & FLAG_CLIENT_V6 != 0)?;
     let server_addr = r.addr(flags & FLAG_SERVER_V6 != 0)?;
     let stats = Stats {
@@ -202,8 +207,6 @@ pub fn decode(bytes: &[u8]) -> Result<Session, CodecError> {
         retransmissions: r.u64()?,
         current_rtt_ms: u32::from_le_bytes(r.array()?),
     };
-    let user_at = r.pos;
-    let user_id = UserId::new(r.str()?).map_err(|_| CodecError::new("invalid user id", user_at))?;
     let meta_at = r.pos;
     let count = r.u16()?;
     let mut metadata = Metadata::new();
@@ -370,7 +373,8 @@ mod tests {
         let s = sample();
         let mut bytes = encode(&s);
         // Poison the user id's first byte with a control character.
-        let user_at = bytes.len() - 2 - (4 + 6 + 3) - (4 + 6 + 7) - "user-42".len();
+        let user_at = FIXED_LEN + 16 + 2;
+        assert_eq!(&bytes[user_at..user_at + 7], b"user-42");
         bytes[user_at] = b'\n';
         assert_eq!(
             decode(&bytes).map_err(|e| e.reason()),

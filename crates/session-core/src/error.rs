@@ -152,7 +152,9 @@ pub struct CodecError {
 }
 
 impl CodecError {
-    pub(crate) fn new(reason: &'static str, offset: usize) -> Self {
+    /// A codec error: `reason` at byte `offset` (for stores that find bytes they cannot use,
+    /// such as a record stored under another session's key).
+    pub fn new(reason: &'static str, offset: usize) -> Self {
         Self { reason, offset }
     }
 

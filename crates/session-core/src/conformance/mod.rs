@@ -75,6 +75,8 @@ pub struct Fixture<S> {
     pub store: Arc<S>,
     /// How time passes for it.
     pub time: Arc<dyn TimeControl>,
+    /// Run after a case that passed (e.g. removing the case's keys from a shared server).
+    pub teardown: Option<BoxFuture<'static, ()>>,
 }
 
 impl<S: Store + 'static> Fixture<S> {
@@ -83,7 +85,17 @@ impl<S: Store + 'static> Fixture<S> {
         Fixture {
             store: Arc::new(store),
             time,
+            teardown: None,
         }
+    }
+
+    /// Adds a teardown, run after each case that passed.
+    pub fn with_teardown(
+        mut self,
+        teardown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.teardown = Some(Box::pin(teardown));
+        self
     }
 
     /// The same store behind `Arc<dyn DynStore>`.
@@ -92,6 +104,7 @@ impl<S: Store + 'static> Fixture<S> {
         Fixture {
             store: Arc::new(store),
             time: self.time,
+            teardown: self.teardown,
         }
     }
 
@@ -217,6 +230,29 @@ impl<S: Store + 'static> Fixture<S> {
     }
 }
 
+/// What a suite setup may return: a [`Fixture`], or `Option<Fixture>` where `None` means
+/// "no backend here, skip" (the setup decides whether that is allowed).
+pub trait IntoFixture {
+    /// The store type.
+    type Store: Store + 'static;
+    /// The fixture, or `None` to skip the case.
+    fn into_fixture(self) -> Option<Fixture<Self::Store>>;
+}
+
+impl<S: Store + 'static> IntoFixture for Fixture<S> {
+    type Store = S;
+    fn into_fixture(self) -> Option<Fixture<S>> {
+        Some(self)
+    }
+}
+
+impl<S: Store + 'static> IntoFixture for Option<Fixture<S>> {
+    type Store = S;
+    fn into_fixture(self) -> Option<Fixture<S>> {
+        self
+    }
+}
+
 struct Page2 {
     ids: Vec<SessionId>,
     total: u64,
@@ -263,7 +299,8 @@ fn assert_conflict<T: Debug>(result: Result<T, Error>) {
 /// runs the cases on the store, module `dyn_store` through `Arc<dyn DynStore>`.
 ///
 /// `$setup` is an expression callable with no arguments that returns a future of a
-/// [`Fixture`] holding a fresh, empty store (a closure `|| async { ... }` or a path to an
+/// [`Fixture`] (or an `Option<Fixture>`, `None` to skip: see [`IntoFixture`]) holding a fresh,
+/// empty store (a closure `|| async { ... }` or a path to an
 /// `async fn`). The calling crate needs `tokio` with `macros` and `rt-multi-thread`.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -282,8 +319,16 @@ macro_rules! __conformance_expand {
             $(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let fixture = ($setup)().await;
+                    let Some(mut fixture) =
+                        $crate::conformance::IntoFixture::into_fixture(($setup)().await)
+                    else {
+                        return;
+                    };
+                    let teardown = fixture.teardown.take();
                     $crate::conformance::$case(fixture).await;
+                    if let Some(teardown) = teardown {
+                        teardown.await;
+                    }
                 }
             )*
         }
@@ -293,8 +338,17 @@ macro_rules! __conformance_expand {
             $(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let fixture = ($setup)().await.into_dyn();
+                    let Some(fixture) =
+                        $crate::conformance::IntoFixture::into_fixture(($setup)().await)
+                    else {
+                        return;
+                    };
+                    let mut fixture = fixture.into_dyn();
+                    let teardown = fixture.teardown.take();
                     $crate::conformance::$case(fixture).await;
+                    if let Some(teardown) = teardown {
+                        teardown.await;
+                    }
                 }
             )*
         }

@@ -1,0 +1,133 @@
+//! Configuration for [`RedisStore`](crate::RedisStore).
+
+use std::time::Duration;
+
+use fred::types::config::ReconnectPolicy;
+use session_core::Error;
+
+/// How a [`RedisStore`](crate::RedisStore) connects and names its keys.
+///
+/// ```
+/// use std::time::Duration;
+/// use store_redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://127.0.0.1:6379")
+///     .prefix("myapp:sessions")
+///     .command_timeout(Duration::from_millis(500));
+/// assert_eq!(config.prefix, "myapp:sessions");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// Where Redis is: `redis://`, `rediss://` (feature `tls`), `redis-cluster://` or
+    /// `redis-sentinel://`, in fred's URL syntax.
+    pub url: String,
+    /// Every key starts with this (default `"session"`). No braces, spaces or control
+    /// characters; at most 64 bytes.
+    pub prefix: String,
+    /// Connections, used round-robin (default 1: one multiplexed connection pipelines
+    /// concurrent commands, which measured faster here than a pool).
+    pub pool_size: usize,
+    /// How long a command may take, queueing and retries included, before it fails with
+    /// `Error::Timeout` (default 1 s; never unbounded).
+    pub command_timeout: Duration,
+    /// How long connecting may take (default 5 s).
+    pub connect_timeout: Duration,
+    /// How to reconnect after a connection drops (default: exponential back-off from 50 ms to
+    /// 2 s, retrying forever). Always set: fred's own default is not to reconnect.
+    pub reconnect: ReconnectPolicy,
+    /// Send reads (`get`, `get_many`) to replicas (feature `replicas`). Off by default: a
+    /// replica can lag, so a session deleted on the primary may still be read there.
+    pub replica_reads: bool,
+    /// Speak RESP3 instead of RESP2 (default RESP2).
+    pub resp3: bool,
+}
+
+impl RedisConfig {
+    /// The defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisConfig {
+            url: url.into(),
+            prefix: "session".to_owned(),
+            pool_size: 1,
+            command_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(5),
+            reconnect: ReconnectPolicy::new_exponential(0, 50, 2_000, 2),
+            replica_reads: false,
+            resp3: false,
+        }
+    }
+
+    /// Sets the key prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the pool size.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// Sets the command timeout.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the reconnect policy.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// Turns replica reads on or off.
+    pub fn replica_reads(mut self, on: bool) -> Self {
+        self.replica_reads = on;
+        self
+    }
+
+    /// Uses RESP3.
+    pub fn resp3(mut self, on: bool) -> Self {
+        self.resp3 = on;
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let p = &self.prefix;
+        if p.is_empty() || p.len() > 64 {
+            return Err(Error::invalid("prefix", "must be 1 to 64 bytes"));
+        }
+        if p.chars()
+            .any(|c| c == '{' || c == '}' || c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::invalid(
+                "prefix",
+                "no braces, whitespace or control characters",
+            ));
+        }
+        if self.pool_size == 0 || self.pool_size > 64 {
+            return Err(Error::invalid("pool_size", "must be 1 to 64"));
+        }
+        if self.command_timeout.is_zero() {
+            return Err(Error::invalid(
+                "command_timeout",
+                "must be positive: commands never wait forever",
+            ));
+        }
+        if self.replica_reads && !cfg!(feature = "replicas") {
+            return Err(Error::invalid(
+                "replica_reads",
+                "needs the crate feature `replicas`",
+            ));
+        }
+        Ok(())
+    }
+}

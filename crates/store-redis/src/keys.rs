@@ -1,0 +1,102 @@
+//! The only place key names are spelled (the Lua scripts' `krec`, `kuser`, `kconn`, `kbucket`
+//! in `lua/prelude.lua` mirror these exactly).
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{prefix}:s:{<session id>}` | string | the session record (codec format 1), `PXAT` its expiry |
+//! | `{prefix}:u:{<escaped user id>}` | sorted set | the user's session ids scored by expiry; the key lives until its longest-lived member |
+//! | `{prefix}:c:{<connection id>}` | string | the id of the session holding the connection, `PXAT` its expiry |
+//! | `{prefix}:a:{<hex digit>}` | sorted set | one of 16 buckets of all session ids scored by expiry (for count and list), bucket = the id's last hex digit |
+//!
+//! The part in braces is the Redis Cluster hash tag: a record, a user index, a connection key
+//! and a bucket each hash on their own, so no one slot becomes hot. User ids are escaped so
+//! that no byte of theirs can reach the layout: every byte outside `[A-Za-z0-9._@-]` becomes
+//! `%XX` (so `%`, `{`, `}`, `:` and `*` are escaped and two user ids never share a key).
+
+use std::fmt::Write;
+
+use session_core::{ConnectionId, SessionId, UserId};
+
+/// How many buckets the all-sessions index has.
+pub(crate) const BUCKETS: usize = 16;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Keys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(crate) fn record(&self, id: &SessionId) -> String {
+        format!("{}:s:{{{}}}", self.prefix, id)
+    }
+
+    pub(crate) fn user(&self, user: &UserId) -> String {
+        format!("{}:u:{{{}}}", self.prefix, escape_user(user.as_str()))
+    }
+
+    pub(crate) fn conn(&self, conn: &ConnectionId) -> String {
+        format!("{}:c:{{{}}}", self.prefix, conn)
+    }
+
+    pub(crate) fn bucket_of(&self, id: &SessionId) -> String {
+        let last = id.as_bytes()[15] & 0x0f;
+        format!("{}:a:{{{:x}}}", self.prefix, last)
+    }
+
+    pub(crate) fn buckets(&self) -> Vec<String> {
+        (0..BUCKETS)
+            .map(|b| format!("{}:a:{{{:x}}}", self.prefix, b))
+            .collect()
+    }
+}
+
+/// Escapes a user id for use inside a key: bytes outside `[A-Za-z0-9._@-]` become `%XX`.
+pub fn escape_user(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_is_injective_on_layout_characters() {
+        assert_eq!(escape_user("alice@example.com"), "alice@example.com");
+        assert_eq!(escape_user("a:b"), "a%3Ab");
+        assert_eq!(escape_user("{x}*"), "%7Bx%7D%2A");
+        assert_eq!(escape_user("100%"), "100%25");
+        assert_eq!(escape_user("ü"), "%C3%BC");
+        assert_ne!(escape_user("a%3Ab"), escape_user("a:b"));
+    }
+
+    #[test]
+    fn key_shapes() {
+        let k = Keys::new("app");
+        let id = SessionId::parse("0190b0a0-0000-7000-8000-00000000000b").unwrap();
+        assert_eq!(
+            k.record(&id),
+            "app:s:{0190b0a0-0000-7000-8000-00000000000b}"
+        );
+        assert_eq!(k.bucket_of(&id), "app:a:{b}");
+        assert_eq!(k.user(&UserId::new("a b").unwrap()), "app:u:{a%20b}");
+        assert_eq!(k.buckets().len(), BUCKETS);
+    }
+}

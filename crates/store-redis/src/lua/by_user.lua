@@ -1,0 +1,11 @@
+-- KEYS[1] user index key. ARGV: prefix. The records of the live entries; drops dangling ones.
+local p = ARGV[1]
+local now = now_ms()
+local ids = redis.call('ZRANGE', KEYS[1], '(' .. num(now), '+inf', 'BYSCORE')
+local out = {}
+for _, id in ipairs(ids) do
+  local cur = redis.call('GET', krec(p, id))
+  if cur then out[#out + 1] = cur else redis.call('ZREM', KEYS[1], id) end
+end
+prune(KEYS[1], now)
+return out

@@ -1,0 +1,101 @@
+-- Shared helpers, prepended to every script. Records are session-core codec format 1:
+-- byte 0 format (1), 1..9 version u64 LE, 9..17 expires_at ms u64 LE, 17..33 id, 50 flags,
+-- then the connection id (16 bytes, if flags bit 0) and the user id (u16 LE length + bytes).
+local function num(n) return string.format('%.0f', n) end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function u64(s, off)
+  local v = 0
+  for i = 8, 1, -1 do v = v * 256 + string.byte(s, off + i) end
+  return v
+end
+
+local function le64(n)
+  local t = {}
+  for i = 1, 8 do
+    local b = n % 256
+    t[i] = string.char(b)
+    n = (n - b) / 256
+  end
+  return table.concat(t)
+end
+
+local function uuid_text(s, off)
+  local h = {}
+  for i = 1, 16 do h[i] = string.format('%02x', string.byte(s, off + i)) end
+  local x = table.concat(h)
+  return x:sub(1, 8) .. '-' .. x:sub(9, 12) .. '-' .. x:sub(13, 16) .. '-' .. x:sub(17, 20) .. '-' .. x:sub(21, 32)
+end
+
+-- The index-relevant fields of a record, or nil if it is not a well-formed record head.
+local function parse(rec)
+  if not rec or #rec < 51 or string.byte(rec, 1) ~= 1 then return nil end
+  local r = { version = u64(rec, 1), exp = u64(rec, 9) }
+  local flags = string.byte(rec, 51)
+  local pos = 51
+  if flags % 2 == 1 then
+    if #rec < pos + 16 then return nil end
+    r.conn = uuid_text(rec, pos)
+    pos = pos + 16
+  end
+  if #rec < pos + 2 then return nil end
+  local len = string.byte(rec, pos + 1) + 256 * string.byte(rec, pos + 2)
+  if len == 0 or #rec < pos + 2 + len then return nil end
+  r.user = string.sub(rec, pos + 3, pos + 2 + len)
+  return r
+end
+
+-- Key names; must match keys.rs exactly.
+local function esc(user)
+  return (string.gsub(user, '[^%w%.%-_@]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+local function krec(p, id) return p .. ':s:{' .. id .. '}' end
+local function kuser(p, user) return p .. ':u:{' .. esc(user) .. '}' end
+local function kconn(p, c) return p .. ':c:{' .. c .. '}' end
+local function kbucket(p, id) return p .. ':a:{' .. string.sub(id, -1) .. '}' end
+
+-- Removes up to 64 members whose expiry has passed.
+local function prune(key, now)
+  local old = redis.call('ZRANGE', key, '-inf', now, 'BYSCORE', 'LIMIT', 0, 64)
+  if #old > 0 then redis.call('ZREM', key, unpack(old)) end
+end
+
+-- User index keys expire with their longest-lived member. Bucket keys (':a:') do not expire:
+-- their expired members are what delete_expired reclaims and counts, and every write prunes.
+local function keep_alive(key, exp)
+  if string.find(key, ':a:{', 1, true) then return end
+  local t = redis.call('PEXPIRETIME', key)
+  if t < exp then redis.call('PEXPIREAT', key, num(exp)) end
+end
+
+-- Adds or raises an index entry. Returns 1 if the member was new.
+local function index_raise(key, exp, id, now)
+  local existed = redis.call('ZSCORE', key, id)
+  redis.call('ZADD', key, 'GT', exp, id)
+  keep_alive(key, exp)
+  prune(key, now)
+  if existed then return 0 else return 1 end
+end
+
+-- Sets an index entry to `exp` (standalone scripts, where nothing can interleave).
+local function index_put(key, exp, id, now)
+  redis.call('ZADD', key, exp, id)
+  keep_alive(key, exp)
+  prune(key, now)
+end
+
+-- Sets an index entry to exactly `exp` (lowering it if need be) if it is there.
+local function index_set(key, exp, id)
+  redis.call('ZADD', key, 'XX', exp, id)
+  keep_alive(key, exp)
+end
+
+-- Is the session `holder` alive and holding connection `conn`?
+local function holds(p, holder, conn)
+  local r = parse(redis.call('GET', krec(p, holder)))
+  return r ~= nil and r.conn == conn
+end

@@ -1,0 +1,1103 @@
+//! The Store implementation.
+//!
+//! Standalone and Sentinel deployments run every write as one Lua script: one round trip,
+//! atomic. In a Cluster the record, the user index, the connection key and the bucket of a
+//! session live in different slots, so a write runs as ordered single-slot steps: index
+//! entries are added (or raised) before the record is written and removed (or lowered) only
+//! after, so a session that can be read by id can always be found by user and by connection,
+//! even if the client dies between two steps. What such a death leaves behind is an index
+//! entry pointing at no record (or at a record that moved on); every read through an index
+//! checks the record, drops such entries, and they expire with their score.
+
+use std::sync::Arc;
+
+use fred::bytes::Bytes;
+use fred::prelude::{Builder, ClientLike, Config, ErrorKind, KeysInterface, LuaInterface, Pool};
+use fred::types::scripts::Script;
+use fred::types::{RespVersion, Value};
+use futures::future::join_all;
+use session_core::{
+    Clock, CodecError, Collision, ConnectionId, Error, ListFilter, Page, Result, Session,
+    SessionId, Store, SystemClock, Timestamp, UserId, codec, validate_expiry,
+};
+
+use crate::config::RedisConfig;
+use crate::keys::Keys;
+
+macro_rules! script {
+    ($file:literal) => {
+        concat!(include_str!("lua/prelude.lua"), include_str!($file))
+    };
+}
+
+struct Scripts {
+    create: Script,
+    update: Script,
+    touch: Script,
+    delete: Script,
+    delete_by_user: Script,
+    by_user: Script,
+    bucket: Script,
+    cluster_conn: Script,
+    cluster_index: Script,
+    cluster_record: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            create: Script::from_lua(script!("lua/create.lua")),
+            update: Script::from_lua(script!("lua/update.lua")),
+            touch: Script::from_lua(script!("lua/touch.lua")),
+            delete: Script::from_lua(script!("lua/delete.lua")),
+            delete_by_user: Script::from_lua(script!("lua/delete_by_user.lua")),
+            by_user: Script::from_lua(script!("lua/by_user.lua")),
+            bucket: Script::from_lua(script!("lua/bucket.lua")),
+            cluster_conn: Script::from_lua(script!("lua/cluster_conn.lua")),
+            cluster_index: Script::from_lua(script!("lua/cluster_index.lua")),
+            cluster_record: Script::from_lua(script!("lua/cluster_record.lua")),
+        }
+    }
+
+    fn all(&self) -> [&Script; 10] {
+        [
+            &self.create,
+            &self.update,
+            &self.touch,
+            &self.delete,
+            &self.delete_by_user,
+            &self.by_user,
+            &self.bucket,
+            &self.cluster_conn,
+            &self.cluster_index,
+            &self.cluster_record,
+        ]
+    }
+}
+
+/// A session [`Store`] on Redis (standalone, Sentinel or Cluster) or Valkey, through fred.
+/// Cloning is cheap; clones share the connections.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    keys: Keys,
+    clustered: bool,
+    #[cfg_attr(not(feature = "replicas"), allow(dead_code))]
+    replica_reads: bool,
+    scripts: Scripts,
+    clock: SystemClock,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.inner.keys.prefix())
+            .field("clustered", &self.inner.clustered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a fred error to ours, keeping it as the source.
+pub(crate) fn map_err(e: fred::error::Error) -> Error {
+    match e.kind() {
+        ErrorKind::Timeout => Error::Timeout {
+            source: Some(Box::new(e)),
+        },
+        ErrorKind::IO
+        | ErrorKind::Canceled
+        | ErrorKind::Routing
+        | ErrorKind::Backpressure
+        | ErrorKind::Cluster
+        | ErrorKind::Sentinel => Error::Unavailable {
+            source: Box::new(e),
+        },
+        _ => Error::backend(e),
+    }
+}
+
+fn protocol(what: &'static str) -> Error {
+    Error::backend(format!("unexpected reply from Redis: {what}"))
+}
+
+/// A script's status reply: the first element of an array of strings.
+fn status(v: &Value) -> Result<(String, Option<&Value>)> {
+    match v {
+        Value::Array(items) if !items.is_empty() => {
+            let s = items[0]
+                .as_str()
+                .ok_or_else(|| protocol("status is not a string"))?
+                .into_owned();
+            Ok((s, items.get(1)))
+        }
+        _ => Err(protocol("expected a status array")),
+    }
+}
+
+fn decode_for(bytes: &[u8], id: &SessionId) -> Result<Session> {
+    let session = codec::decode(bytes)?;
+    if session.id != *id {
+        return Err(CodecError::new("record stored under another session's key", 17).into());
+    }
+    Ok(session)
+}
+
+fn conflict(id: SessionId, expected: u64, actual: Option<&Value>) -> Error {
+    let actual = actual
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Error::Conflict {
+        id,
+        expected,
+        actual,
+    }
+}
+
+fn past() -> Error {
+    Error::invalid("expires_at", "not in the future by the server's clock")
+}
+
+fn bytes_of(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::Null => None,
+        other => other.as_bytes(),
+    }
+}
+
+impl RedisStore {
+    /// Connects with `config`: builds the client, waits for the connection (bounded by
+    /// `connect_timeout`) and loads the scripts.
+    pub async fn connect(config: RedisConfig) -> Result<Self> {
+        config.check()?;
+        let mut fred_config =
+            Config::from_url(&config.url).map_err(|e| Error::invalid("url", e.to_string()))?;
+        fred_config.version = if config.resp3 {
+            RespVersion::RESP3
+        } else {
+            RespVersion::RESP2
+        };
+        fred_config.fail_fast = true;
+        let clustered = fred_config.server.is_clustered();
+        let pool = Builder::from_config(fred_config)
+            .with_performance_config(|p| {
+                p.default_command_timeout = config.command_timeout;
+            })
+            .with_connection_config(|c| {
+                c.connection_timeout = config.connect_timeout;
+                c.internal_command_timeout = config.command_timeout.max(config.connect_timeout);
+                #[cfg(feature = "replicas")]
+                if config.replica_reads {
+                    c.replica.lazy_connections = true;
+                    c.replica.primary_fallback = true;
+                }
+            })
+            .set_policy(config.reconnect.clone())
+            .build_pool(config.pool_size)
+            .map_err(map_err)?;
+        let init = async {
+            pool.init().await?;
+            pool.wait_for_connect().await
+        };
+        match tokio::time::timeout(config.connect_timeout, init).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = pool.quit().await;
+                return Err(map_err(e));
+            }
+            Err(_) => {
+                let _ = pool.quit().await;
+                return Err(Error::Timeout { source: None });
+            }
+        }
+        let store = RedisStore {
+            inner: Arc::new(Inner {
+                pool,
+                keys: Keys::new(&config.prefix),
+                clustered,
+                replica_reads: config.replica_reads,
+                scripts: Scripts::new(),
+                clock: SystemClock,
+            }),
+        };
+        store.load_scripts().await?;
+        Ok(store)
+    }
+
+    /// The fred pool underneath, for commands of your own.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        self.inner.keys.prefix()
+    }
+
+    /// True if the store talks to a Redis Cluster (writes run as ordered single-slot steps).
+    pub fn is_clustered(&self) -> bool {
+        self.inner.clustered
+    }
+
+    /// Closes the connections.
+    pub async fn close(&self) -> Result<()> {
+        self.inner.pool.quit().await.map_err(map_err)
+    }
+
+    async fn load_scripts(&self) -> Result<()> {
+        let client = self.inner.pool.next();
+        for script in self.inner.scripts.all() {
+            if let Some(lua) = script.lua() {
+                client
+                    .script_load_cluster::<(), _>(lua.clone())
+                    .await
+                    .map_err(map_err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// EVALSHA, falling back to EVAL (which also caches the script) after a NOSCRIPT, as
+    /// after a server restart or failover.
+    async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<Value>) -> Result<Value> {
+        let client = self.pool.next();
+        match client
+            .evalsha::<Value, _, _, _>(script.sha1().clone(), keys.clone(), args.clone())
+            .await
+        {
+            Err(e) if e.details().starts_with("NOSCRIPT") => {
+                let lua = script.lua().cloned().unwrap_or_default();
+                client.eval(lua, keys, args).await.map_err(map_err)
+            }
+            other => other.map_err(map_err),
+        }
+    }
+
+    fn prefix(&self) -> Value {
+        Value::from(self.keys.prefix())
+    }
+
+    async fn get_raw(&self, key: String) -> Result<Option<Bytes>> {
+        let client = self.pool.next();
+        #[cfg(feature = "replicas")]
+        if self.replica_reads {
+            return client.replicas().get(key).await.map_err(map_err);
+        }
+        client.get(key).await.map_err(map_err)
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+        match self.get_raw(self.keys.record(id)).await? {
+            Some(bytes) => decode_for(&bytes, id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Session>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let raw: Vec<Option<Bytes>> = if self.clustered {
+            // Records hash to different slots: one GET each, sent together.
+            join_all(ids.iter().map(|id| self.get_raw(self.keys.record(id))))
+                .await
+                .into_iter()
+                .collect::<Result<_>>()?
+        } else {
+            let keys: Vec<String> = ids.iter().map(|id| self.keys.record(id)).collect();
+            let client = self.pool.next();
+            #[cfg(feature = "replicas")]
+            if self.replica_reads {
+                let v: Vec<Option<Bytes>> = client.replicas().mget(keys).await.map_err(map_err)?;
+                return ids
+                    .iter()
+                    .zip(v)
+                    .map(|(id, b)| b.map(|b| decode_for(&b, id)).transpose())
+                    .collect();
+            }
+            let v: Value = client.mget(keys).await.map_err(map_err)?;
+            match v {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| bytes_of(v).map(Bytes::copy_from_slice))
+                    .collect(),
+                Value::Null => vec![None; ids.len()],
+                other => vec![bytes_of(&other).map(Bytes::copy_from_slice)],
+            }
+        };
+        if raw.len() != ids.len() {
+            return Err(protocol("MGET answered a different number of values"));
+        }
+        ids.iter()
+            .zip(raw)
+            .map(|(id, b)| b.map(|b| decode_for(&b, id)).transpose())
+            .collect()
+    }
+
+    // ---- standalone writes: one script each ------------------------------------------------
+
+    async fn create_standalone(&self, session: &Session, bytes: Bytes) -> Result<()> {
+        let v = self
+            .eval(
+                &self.scripts.create,
+                vec![self.keys.record(&session.id)],
+                vec![
+                    self.prefix(),
+                    Value::from(session.id.to_string()),
+                    Value::Bytes(bytes),
+                ],
+            )
+            .await?;
+        match status(&v)?.0.as_str() {
+            "OK" => Ok(()),
+            "PAST" => Err(past()),
+            "EXISTS_ID" => Err(Error::AlreadyExists(Collision::SessionId(session.id))),
+            "EXISTS_CONN" => Err(conn_taken(session)),
+            _ => Err(protocol("create")),
+        }
+    }
+
+    async fn update_standalone(
+        &self,
+        session: &Session,
+        bytes: Bytes,
+        expected: u64,
+    ) -> Result<()> {
+        let v = self
+            .eval(
+                &self.scripts.update,
+                vec![self.keys.record(&session.id)],
+                vec![
+                    self.prefix(),
+                    Value::from(session.id.to_string()),
+                    Value::Bytes(bytes),
+                    Value::from(expected.to_string()),
+                ],
+            )
+            .await?;
+        let (s, arg) = status(&v)?;
+        match s.as_str() {
+            "OK" => Ok(()),
+            "PAST" => Err(past()),
+            "NOT_FOUND" => Err(Error::NotFound { id: session.id }),
+            "CORRUPT" => Err(CodecError::new("stored record head unreadable", 0).into()),
+            "CONFLICT" => Err(conflict(session.id, expected, arg)),
+            "EXISTS_CONN" => Err(conn_taken(session)),
+            _ => Err(protocol("update")),
+        }
+    }
+
+    async fn touch_standalone(&self, id: &SessionId, expires_at: Timestamp) -> Result<Session> {
+        let v = self
+            .eval(
+                &self.scripts.touch,
+                vec![self.keys.record(id)],
+                vec![
+                    self.prefix(),
+                    Value::from(id.to_string()),
+                    Value::from(expires_at.as_millis().to_string()),
+                ],
+            )
+            .await?;
+        let (s, arg) = status(&v)?;
+        match s.as_str() {
+            "OK" => decode_for(arg.and_then(bytes_of).ok_or(protocol("touch"))?, id),
+            "PAST" => Err(past()),
+            "NOT_FOUND" => Err(Error::NotFound { id: *id }),
+            "CORRUPT" => Err(CodecError::new("stored record head unreadable", 0).into()),
+            _ => Err(protocol("touch")),
+        }
+    }
+
+    // ---- cluster writes: ordered single-slot steps ------------------------------------------
+
+    async fn conn_op(&self, conn: &ConnectionId, args: Vec<Value>) -> Result<Value> {
+        self.eval(&self.scripts.cluster_conn, vec![self.keys.conn(conn)], args)
+            .await
+    }
+
+    async fn index_op(
+        &self,
+        key: String,
+        op: &'static str,
+        id: &SessionId,
+        exp: Timestamp,
+    ) -> Result<bool> {
+        let v = self
+            .eval(
+                &self.scripts.cluster_index,
+                vec![key],
+                vec![
+                    Value::from(op),
+                    Value::from(id.to_string()),
+                    Value::from(exp.as_millis().to_string()),
+                ],
+            )
+            .await?;
+        Ok(matches!(v, Value::Integer(1)))
+    }
+
+    async fn record_op(&self, id: &SessionId, args: Vec<Value>) -> Result<Value> {
+        self.eval(
+            &self.scripts.cluster_record,
+            vec![self.keys.record(id)],
+            args,
+        )
+        .await
+    }
+
+    /// Claims `conn` for `session` (cluster). Ok(true) if this call took it (so a rollback
+    /// must release it), Ok(false) if the session already held it.
+    async fn claim_conn(&self, conn: &ConnectionId, session: &Session) -> Result<bool> {
+        let id = session.id.to_string();
+        let exp = session.expires_at.as_millis().to_string();
+        for _ in 0..3 {
+            let v = self
+                .conn_op(
+                    conn,
+                    vec!["claim".into(), id.clone().into(), exp.clone().into()],
+                )
+                .await?;
+            let (s, arg) = status(&v)?;
+            match s.as_str() {
+                "NEW" => return Ok(true),
+                "MINE" => return Ok(false),
+                "HELD" => {
+                    let holder = arg
+                        .and_then(|v| v.as_str())
+                        .and_then(|s| SessionId::parse(&s).ok())
+                        .ok_or(protocol("claim holder"))?;
+                    let since = match &v {
+                        Value::Array(items) => items.get(2).and_then(|v| v.as_str()),
+                        _ => None,
+                    }
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0);
+                    // The holder may be a leftover: check its record in its own slot. A claim
+                    // younger than the grace period may belong to a create still under way.
+                    let live = matches!(self.get(&holder).await,
+                        Ok(Some(h)) if h.connection_id.as_ref() == Some(conn));
+                    let young = self.clock.now().as_millis().saturating_sub(since)
+                        < CLAIM_GRACE.as_millis() as u64;
+                    if live || young {
+                        return Err(conn_taken(session));
+                    }
+                    let took = self
+                        .conn_op(
+                            conn,
+                            vec![
+                                "takeover".into(),
+                                id.clone().into(),
+                                exp.clone().into(),
+                                holder.to_string().into(),
+                            ],
+                        )
+                        .await?;
+                    if matches!(took, Value::Integer(1)) {
+                        return Ok(true);
+                    }
+                }
+                _ => return Err(protocol("claim")),
+            }
+        }
+        Err(conn_taken(session))
+    }
+
+    async fn release_conn(&self, conn: &ConnectionId, id: &SessionId) -> Result<()> {
+        self.conn_op(conn, vec!["release".into(), id.to_string().into()])
+            .await
+            .map(drop)
+    }
+
+    /// Raises an index entry (cluster); returns its score before (`None`: it was absent).
+    async fn index_raise(
+        &self,
+        key: String,
+        id: &SessionId,
+        exp: Timestamp,
+    ) -> Result<Option<String>> {
+        let v = self
+            .eval(
+                &self.scripts.cluster_index,
+                vec![key],
+                vec![
+                    "raise".into(),
+                    id.to_string().into(),
+                    exp.as_millis().to_string().into(),
+                ],
+            )
+            .await?;
+        Ok(v.as_str().map(|s| s.into_owned()))
+    }
+
+    /// Adds (or raises) the index entries a session needs before its record is written, and
+    /// returns what a rollback must undo.
+    async fn raise_indexes(&self, s: &Session) -> Result<Raised> {
+        let conn = async {
+            match &s.connection_id {
+                Some(c) => self.claim_conn(c, s).await,
+                None => Ok(false),
+            }
+        };
+        let user = self.index_raise(self.keys.user(&s.user_id), &s.id, s.expires_at);
+        let bucket = self.index_raise(self.keys.bucket_of(&s.id), &s.id, s.expires_at);
+        let (conn, user, bucket) = futures::join!(conn, user, bucket);
+        let raised = Raised {
+            conn: *conn.as_ref().unwrap_or(&false),
+            user: user.as_ref().ok().cloned(),
+            bucket: bucket.as_ref().ok().cloned(),
+        };
+        match (conn, user, bucket) {
+            (Ok(_), Ok(_), Ok(_)) => Ok(raised),
+            (c, u, b) => {
+                // Undo what this call did, then report the first failure.
+                self.rollback(s, raised).await;
+                Err(c
+                    .err()
+                    .or(u.err())
+                    .or(b.err())
+                    .unwrap_or_else(|| protocol("raise")))
+            }
+        }
+    }
+
+    /// Undoes what `raise_indexes` did for a write that then failed: releases a connection
+    /// it claimed and puts index entries back as they were (unless someone moved them since).
+    async fn rollback(&self, s: &Session, raised: Raised) {
+        let c = async {
+            if let (true, Some(c)) = (raised.conn, &s.connection_id) {
+                let _ = self.release_conn(c, &s.id).await;
+            }
+        };
+        let restore = |key: String, before: Option<Option<String>>| async move {
+            if let Some(before) = before {
+                let _ = self
+                    .eval(
+                        &self.scripts.cluster_index,
+                        vec![key],
+                        vec![
+                            "restore".into(),
+                            s.id.to_string().into(),
+                            s.expires_at.as_millis().to_string().into(),
+                            before.unwrap_or_default().into(),
+                        ],
+                    )
+                    .await;
+            }
+        };
+        futures::join!(
+            c,
+            restore(self.keys.user(&s.user_id), raised.user),
+            restore(self.keys.bucket_of(&s.id), raised.bucket)
+        );
+    }
+
+    /// After a record changed from `old` to `new` (or was deleted, `new` = None): removes or
+    /// lowers the index entries that no longer apply.
+    async fn settle_indexes(&self, old: Option<&Session>, new: Option<&Session>) -> Result<()> {
+        let mut steps = Vec::new();
+        if let Some(o) = old {
+            let id = o.id;
+            if new.is_none_or(|n| n.user_id != o.user_id) {
+                steps.push(
+                    self.index_op(self.keys.user(&o.user_id), "remove", &o.id, o.expires_at)
+                        .boxed_step(),
+                );
+            }
+            if new.is_none() {
+                steps.push(
+                    self.index_op(self.keys.bucket_of(&o.id), "remove", &o.id, o.expires_at)
+                        .boxed_step(),
+                );
+            }
+            if let Some(c) = &o.connection_id {
+                if new.is_none_or(|n| n.connection_id.as_ref() != Some(c)) {
+                    let c = *c;
+                    steps.push(Box::pin(async move { self.release_conn(&c, &id).await }));
+                }
+            }
+        }
+        if let Some(n) = new {
+            let id = n.id;
+            let exp = n.expires_at;
+            steps.push(
+                self.index_op(self.keys.user(&n.user_id), "set", &n.id, exp)
+                    .boxed_step(),
+            );
+            steps.push(
+                self.index_op(self.keys.bucket_of(&n.id), "set", &n.id, exp)
+                    .boxed_step(),
+            );
+            if let Some(c) = n.connection_id {
+                steps.push(Box::pin(async move {
+                    self.conn_op(
+                        &c,
+                        vec![
+                            "expire".into(),
+                            id.to_string().into(),
+                            exp.as_millis().to_string().into(),
+                        ],
+                    )
+                    .await
+                    .map(drop)
+                }));
+            }
+        }
+        for r in join_all(steps).await {
+            r?;
+        }
+        Ok(())
+    }
+
+    async fn create_cluster(&self, session: &Session, bytes: Bytes) -> Result<()> {
+        let added = self.raise_indexes(session).await?;
+        let v = self
+            .record_op(&session.id, vec!["create".into(), Value::Bytes(bytes)])
+            .await;
+        let outcome = match &v {
+            Ok(v) => match status(v)?.0.as_str() {
+                "OK" => return Ok(()),
+                "PAST" => Err(past()),
+                "EXISTS_ID" => Err(Error::AlreadyExists(Collision::SessionId(session.id))),
+                _ => Err(protocol("create")),
+            },
+            Err(_) => v.map(drop),
+        };
+        // The id is taken (or the write failed): take back only what this call added. An
+        // entry that was already there belongs to the live session with this id.
+        self.rollback(session, added).await;
+        outcome
+    }
+
+    async fn update_cluster(&self, session: &Session, bytes: Bytes, expected: u64) -> Result<()> {
+        let added = self.raise_indexes(session).await?;
+        let v = self
+            .record_op(
+                &session.id,
+                vec![
+                    "cas".into(),
+                    Value::Bytes(bytes),
+                    expected.to_string().into(),
+                ],
+            )
+            .await;
+        let failure = match &v {
+            Ok(v) => {
+                let (s, arg) = status(v)?;
+                match s.as_str() {
+                    "OK" => {
+                        let old = arg
+                            .and_then(bytes_of)
+                            .map(codec::decode)
+                            .and_then(|r| r.ok());
+                        return self.settle_indexes(old.as_ref(), Some(session)).await;
+                    }
+                    "PAST" => past(),
+                    "NOT_FOUND" => Error::NotFound { id: session.id },
+                    "CORRUPT" => CodecError::new("stored record head unreadable", 0).into(),
+                    "CONFLICT" => conflict(session.id, expected, arg),
+                    _ => protocol("update"),
+                }
+            }
+            Err(_) => return v.map(drop),
+        };
+        self.rollback(session, added).await;
+        Err(failure)
+    }
+
+    async fn touch_cluster(&self, id: &SessionId, expires_at: Timestamp) -> Result<Session> {
+        for _ in 0..64 {
+            let current = self.get(id).await?.ok_or(Error::NotFound { id: *id })?;
+            let mut raised = current.clone();
+            raised.expires_at = expires_at;
+            let added = self.raise_indexes(&raised).await?;
+            let v = self
+                .record_op(
+                    id,
+                    vec![
+                        "touch".into(),
+                        expires_at.as_millis().to_string().into(),
+                        current.version.to_string().into(),
+                    ],
+                )
+                .await?;
+            let (s, arg) = status(&v)?;
+            match s.as_str() {
+                "OK" => {
+                    let new = decode_for(arg.and_then(bytes_of).ok_or(protocol("touch"))?, id)?;
+                    self.settle_indexes(Some(&current), Some(&new)).await?;
+                    return Ok(new);
+                }
+                "CONFLICT" => {
+                    self.rollback(&raised, added).await;
+                    continue;
+                }
+                other => {
+                    self.rollback(&raised, added).await;
+                    return Err(match other {
+                        "PAST" => past(),
+                        "NOT_FOUND" => Error::NotFound { id: *id },
+                        "CORRUPT" => CodecError::new("stored record head unreadable", 0).into(),
+                        _ => protocol("touch"),
+                    });
+                }
+            }
+        }
+        Err(Error::Conflict {
+            id: *id,
+            expected: 0,
+            actual: 0,
+        })
+    }
+
+    /// Deletes a record (cluster), if it belongs to `user` when given; returns what was there.
+    async fn delete_record(
+        &self,
+        id: &SessionId,
+        user: Option<&UserId>,
+    ) -> Result<Option<Option<Session>>> {
+        let v = self
+            .record_op(
+                id,
+                vec![
+                    "delete".into(),
+                    user.map_or_else(String::new, |u| u.as_str().to_owned())
+                        .into(),
+                ],
+            )
+            .await?;
+        Ok(bytes_of(&v).map(|b| codec::decode(b).ok()))
+    }
+
+    async fn live_ids(&self, key: String) -> Result<Vec<SessionId>> {
+        let v = self
+            .eval(
+                &self.scripts.cluster_index,
+                vec![key],
+                vec!["live".into(), "".into(), "0".into()],
+            )
+            .await?;
+        ids_of(&v)
+    }
+
+    async fn buckets(&self, op: &'static str) -> Result<Vec<Value>> {
+        join_all(
+            self.keys
+                .buckets()
+                .into_iter()
+                .map(|key| self.eval(&self.scripts.bucket, vec![key], vec![Value::from(op)])),
+        )
+        .await
+        .into_iter()
+        .collect()
+    }
+
+    async fn by_user(&self, user: &UserId) -> Result<Vec<Session>> {
+        let key = self.keys.user(user);
+        let mut sessions = if self.clustered {
+            let ids = self.live_ids(key).await?;
+            let got = self.get_many(&ids).await?;
+            got.into_iter().flatten().collect::<Vec<_>>()
+        } else {
+            let v = self
+                .eval(&self.scripts.by_user, vec![key], vec![self.prefix()])
+                .await?;
+            match v {
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(bytes_of)
+                    .map(|b| codec::decode(b).map_err(Error::from))
+                    .collect::<Result<Vec<_>>>()?,
+                Value::Null => Vec::new(),
+                _ => return Err(protocol("by_user")),
+            }
+        };
+        // An index entry is a hint: keep only sessions that really are this user's.
+        sessions.retain(|s| s.user_id == *user);
+        sessions.sort_unstable_by_key(|s| s.id);
+        sessions.dedup_by_key(|s| s.id);
+        Ok(sessions)
+    }
+}
+
+/// What `raise_indexes` did: whether it claimed the connection, and each index entry's score
+/// before (outer `None`: not raised; inner `None`: the entry was absent).
+struct Raised {
+    conn: bool,
+    user: Option<Option<String>>,
+    bucket: Option<Option<String>>,
+}
+
+/// How long a connection claim without its record is presumed to belong to a create still
+/// under way (Cluster only). After a client dies mid-create its connection id is free again
+/// after this long.
+const CLAIM_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn conn_taken(session: &Session) -> Error {
+    match session.connection_id {
+        Some(c) => Error::AlreadyExists(Collision::ConnectionId(c)),
+        None => protocol("connection collision without a connection id"),
+    }
+}
+
+fn ids_of(v: &Value) -> Result<Vec<SessionId>> {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .and_then(|s| SessionId::parse(&s).ok())
+                    .ok_or(protocol("index member is not a session id"))
+            })
+            .collect(),
+        Value::Null => Ok(Vec::new()),
+        _ => Err(protocol("expected an array of ids")),
+    }
+}
+
+type Step<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
+
+trait BoxedStep<'a> {
+    fn boxed_step(self) -> Step<'a>;
+}
+
+impl<'a, F: std::future::Future<Output = Result<bool>> + Send + 'a> BoxedStep<'a> for F {
+    fn boxed_step(self) -> Step<'a> {
+        Box::pin(async move { self.await.map(drop) })
+    }
+}
+
+impl Store for RedisStore {
+    async fn create(&self, mut session: Session) -> Result<Arc<Session>> {
+        let inner = &*self.inner;
+        session.validate(inner.clock.now())?;
+        session.version = 1;
+        let bytes = Bytes::from(codec::encode(&session));
+        if inner.clustered {
+            inner.create_cluster(&session, bytes).await?;
+        } else {
+            inner.create_standalone(&session, bytes).await?;
+        }
+        Ok(Arc::new(session))
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
+        Ok(self.inner.get(id).await?.map(Arc::new))
+    }
+
+    async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {
+        Ok(self
+            .inner
+            .get_many(ids)
+            .await?
+            .into_iter()
+            .map(|s| s.map(Arc::new))
+            .collect())
+    }
+
+    async fn update(&self, mut session: Session) -> Result<Arc<Session>> {
+        let inner = &*self.inner;
+        session.validate(inner.clock.now())?;
+        let expected = session.version;
+        session.version = expected
+            .checked_add(1)
+            .ok_or_else(|| Error::invalid("version", "at its maximum"))?;
+        let bytes = Bytes::from(codec::encode(&session));
+        if inner.clustered {
+            inner.update_cluster(&session, bytes, expected).await?;
+        } else {
+            inner.update_standalone(&session, bytes, expected).await?;
+        }
+        Ok(Arc::new(session))
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: Timestamp) -> Result<Arc<Session>> {
+        let inner = &*self.inner;
+        validate_expiry(expires_at, inner.clock.now())?;
+        let s = if inner.clustered {
+            inner.touch_cluster(id, expires_at).await?
+        } else {
+            inner.touch_standalone(id, expires_at).await?
+        };
+        Ok(Arc::new(s))
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<bool> {
+        let inner = &*self.inner;
+        if inner.clustered {
+            match inner.delete_record(id, None).await? {
+                Some(old) => {
+                    if let Some(old) = &old {
+                        inner.settle_indexes(Some(old), None).await?;
+                    }
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        } else {
+            let v = inner
+                .eval(
+                    &inner.scripts.delete,
+                    vec![inner.keys.record(id)],
+                    vec![inner.prefix(), Value::from(id.to_string())],
+                )
+                .await?;
+            Ok(matches!(v, Value::Integer(1)))
+        }
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Page> {
+        let inner = &*self.inner;
+        let matching: Vec<Session> = match &filter.user_id {
+            Some(user) => inner
+                .by_user(user)
+                .await?
+                .into_iter()
+                .filter(|s| filter.matches(s))
+                .collect(),
+            None => {
+                let mut ids = Vec::new();
+                for v in inner.buckets("ids").await? {
+                    ids.extend(ids_of(&v)?);
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                if filter.state.is_none() {
+                    // The total is the number of live ids; read only the page's records.
+                    let total = ids.len() as u64;
+                    let start = filter.offset.min(ids.len());
+                    let end = start.saturating_add(filter.limit).min(ids.len());
+                    let page = inner.get_many(&ids[start..end]).await?;
+                    return Ok(Page {
+                        sessions: page.into_iter().flatten().map(Arc::new).collect(),
+                        total,
+                    });
+                }
+                let mut all = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(512) {
+                    all.extend(inner.get_many(chunk).await?.into_iter().flatten());
+                }
+                all.into_iter().filter(|s| filter.matches(s)).collect()
+            }
+        };
+        let total = matching.len() as u64;
+        let sessions = matching
+            .into_iter()
+            .skip(filter.offset)
+            .take(filter.limit)
+            .map(Arc::new)
+            .collect();
+        Ok(Page { sessions, total })
+    }
+
+    async fn get_by_connection_id(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<Option<Arc<Session>>> {
+        let inner = &*self.inner;
+        let holder = inner.get_raw(inner.keys.conn(connection_id)).await?;
+        let Some(holder) = holder else {
+            return Ok(None);
+        };
+        // Standalone writes the id; a Cluster writes '<id>@<claim time>'.
+        let Some(id) = std::str::from_utf8(&holder)
+            .ok()
+            .and_then(|s| SessionId::parse(s.split('@').next().unwrap_or(s)).ok())
+        else {
+            return Err(CodecError::new("connection key does not hold a session id", 0).into());
+        };
+        // The key is a hint: the record decides.
+        Ok(inner
+            .get(&id)
+            .await?
+            .filter(|s| s.connection_id.as_ref() == Some(connection_id))
+            .map(Arc::new))
+    }
+
+    async fn get_by_user_id(&self, user_id: &UserId) -> Result<Vec<Arc<Session>>> {
+        Ok(self
+            .inner
+            .by_user(user_id)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect())
+    }
+
+    async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
+        let inner = &*self.inner;
+        let key = inner.keys.user(user_id);
+        if !inner.clustered {
+            let v = inner
+                .eval(
+                    &inner.scripts.delete_by_user,
+                    vec![key],
+                    vec![
+                        inner.prefix(),
+                        Value::from(user_id.as_str()),
+                        Value::from(except.map_or_else(String::new, |e| e.to_string())),
+                    ],
+                )
+                .await?;
+            return match v {
+                Value::Integer(n) => Ok(u64::try_from(n).unwrap_or(0)),
+                _ => Err(protocol("delete_by_user")),
+            };
+        }
+        let ids: Vec<SessionId> = inner
+            .live_ids(key)
+            .await?
+            .into_iter()
+            .filter(|id| Some(id) != except)
+            .collect();
+        let deleted = join_all(ids.iter().map(|id| async move {
+            match inner.delete_record(id, Some(user_id)).await? {
+                Some(old) => {
+                    match &old {
+                        Some(old) => inner.settle_indexes(Some(old), None).await?,
+                        None => {
+                            // An unreadable record was deleted; drop its user and bucket hints.
+                            let _ = inner
+                                .index_op(inner.keys.user(user_id), "remove", id, Timestamp::EPOCH)
+                                .await;
+                            let _ = inner
+                                .index_op(inner.keys.bucket_of(id), "remove", id, Timestamp::EPOCH)
+                                .await;
+                        }
+                    }
+                    Ok::<u64, Error>(1)
+                }
+                None => Ok(0),
+            }
+        }))
+        .await;
+        deleted.into_iter().sum()
+    }
+
+    async fn delete_expired(&self) -> Result<u64> {
+        let mut n = 0;
+        for v in self.inner.buckets("reclaim").await? {
+            match v {
+                Value::Integer(k) => n += u64::try_from(k).unwrap_or(0),
+                _ => return Err(protocol("reclaim")),
+            }
+        }
+        Ok(n)
+    }
+
+    async fn count(&self) -> Result<u64> {
+        let mut n = 0;
+        for v in self.inner.buckets("count").await? {
+            match v {
+                Value::Integer(k) => n += u64::try_from(k).unwrap_or(0),
+                _ => return Err(protocol("count")),
+            }
+        }
+        Ok(n)
+    }
+}
