@@ -785,16 +785,28 @@ impl Inner {
         ids_of(&v)
     }
 
+    /// Runs a bucket script: over all buckets at once (standalone), or one call per bucket,
+    /// sent together (Cluster: the buckets live in different slots). One result per bucket.
     async fn buckets(&self, op: &'static str) -> Result<Vec<Value>> {
-        join_all(
-            self.keys
-                .buckets()
+        let calls: Vec<Vec<String>> = if self.clustered {
+            self.keys.buckets().into_iter().map(|k| vec![k]).collect()
+        } else {
+            vec![self.keys.buckets()]
+        };
+        let replies = join_all(
+            calls
                 .into_iter()
-                .map(|key| self.eval(&self.scripts.bucket, vec![key], vec![Value::from(op)])),
+                .map(|keys| self.eval(&self.scripts.bucket, keys, vec![Value::from(op)])),
         )
-        .await
-        .into_iter()
-        .collect()
+        .await;
+        let mut out = Vec::new();
+        for reply in replies {
+            match reply? {
+                Value::Array(items) => out.extend(items),
+                _ => return Err(protocol("bucket")),
+            }
+        }
+        Ok(out)
     }
 
     async fn by_user(&self, user: &UserId) -> Result<Vec<Session>> {

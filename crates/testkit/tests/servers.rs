@@ -1,0 +1,265 @@
+//! Standalone servers: each flavor starts and answers, `redis()` finds one, cleanup deletes
+//! exactly its prefix, the skip/require semantics, and nothing outlives the test process.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use testkit::Flavor;
+
+async fn con(url: &str) -> MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn answers(url: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(300)))
+        .set_response_timeout(Some(Duration::from_millis(300)));
+    match client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+    {
+        Ok(mut con) => redis::cmd("PING")
+            .query_async::<String>(&mut con)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn each_flavor_starts_answers_and_stops_on_drop() {
+    for (flavor, version_field, major) in [
+        (Flavor::Redis, "redis_version", "7."),
+        (Flavor::Valkey, "valkey_version", "8."),
+    ] {
+        let started = Instant::now();
+        let Some(server) = testkit::server(flavor).await else {
+            continue;
+        };
+        eprintln!(
+            "{flavor}: {} in {:?}",
+            server.description(),
+            started.elapsed()
+        );
+        assert!(server.owned());
+        assert!(server.description().contains(flavor.binary_name()));
+        assert_eq!(
+            server.url(),
+            format!("redis://127.0.0.1:{}", server.port().unwrap())
+        );
+        let mut con = con(server.url()).await;
+        let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+        assert_eq!(pong, "PONG");
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let version = info
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{version_field}:")))
+            .unwrap_or_else(|| panic!("{flavor} INFO has no {version_field}:\n{info}"));
+        assert!(version.starts_with(major), "{flavor} is {version}");
+        let url = server.url().to_owned();
+        drop(server);
+        assert!(!answers(&url).await, "{flavor} still answers after drop");
+    }
+}
+
+#[tokio::test]
+async fn redis_finds_a_server() {
+    let started = Instant::now();
+    let Some(server) = testkit::redis_or_skip().await else {
+        return;
+    };
+    eprintln!(
+        "redis(): {} in {:?}",
+        server.description(),
+        started.elapsed()
+    );
+    assert!(!server.description().is_empty());
+    let mut con = con(server.url()).await;
+    let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[tokio::test]
+async fn cleanup_removes_exactly_its_prefix() {
+    let Some(server) = testkit::server(Flavor::Redis).await else {
+        return;
+    };
+    let mut con = con(server.url()).await;
+    let prefix = testkit::unique_prefix("cleanup");
+    // A prefix full of glob characters must match literally.
+    let globby = format!("{prefix}*?[ab]\\-");
+    let mut pipe = redis::pipe();
+    for i in 0..2500 {
+        pipe.cmd("SET").arg(format!("{prefix}:{i}")).arg(i).ignore();
+    }
+    for key in [
+        format!("{globby}1"),
+        format!("{globby}2"),
+        // Would match the unescaped pattern `{prefix}*?[ab]\-*`:
+        format!("{prefix}xx-a-1"),
+        format!("{prefix}Xya\\-"),
+        // Other prefixes:
+        "other".to_owned(),
+        format!("x{prefix}:1"),
+    ] {
+        pipe.cmd("SET").arg(key).arg(1).ignore();
+    }
+    pipe.query_async::<()>(&mut con).await.unwrap();
+
+    let removed = testkit::cleanup_prefix(server.url(), &globby)
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    let removed = testkit::cleanup_prefix(server.url(), &prefix)
+        .await
+        .unwrap();
+    assert_eq!(removed, 2500 + 2);
+    let mut left: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    left.sort();
+    assert_eq!(left, vec!["other".to_owned(), format!("x{prefix}:1")]);
+
+    let removed = testkit::cleanup_prefix_nodes(&[server.url()], "other")
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+}
+
+/// Runs one of the `child_*` tests below in a fresh copy of this test binary, with `env` set
+/// (and `REDIS_URL` / `SESSION_STORE_REQUIRE_REDIS` cleared unless given).
+fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        test,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env_remove("REDIS_URL")
+    .env_remove("SESSION_STORE_REQUIRE_REDIS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+const NOTHING_HERE: &[(&str, &str)] = &[
+    ("SESSION_STORE_REDIS_IMAGE", "none"),
+    ("REDIS_SERVER_BIN", "/nonexistent/redis-server"),
+    ("VALKEY_SERVER_BIN", "/nonexistent/valkey-server"),
+];
+
+#[test]
+fn without_a_redis_tests_skip_or_fail_when_required() {
+    let (ok, text) = run_child("child_nothing_found", NOTHING_HERE);
+    assert!(ok, "{text}");
+    assert!(text.contains("testkit: skipping"), "{text}");
+
+    let required = [NOTHING_HERE, &[("SESSION_STORE_REQUIRE_REDIS", "1")]].concat();
+    let (ok, text) = run_child("child_nothing_found", &required);
+    assert!(!ok, "must fail when Redis is required:\n{text}");
+    assert!(text.contains("SESSION_STORE_REQUIRE_REDIS"), "{text}");
+
+    // A REDIS_URL that does not answer is a failure even when not required.
+    let dead = [NOTHING_HERE, &[("REDIS_URL", "redis://127.0.0.1:1")]].concat();
+    let (ok, text) = run_child("child_redis_or_skip", &dead);
+    assert!(!ok, "{text}");
+    assert!(text.contains("does not answer"), "{text}");
+}
+
+#[ignore = "run by without_a_redis_tests_skip_or_fail_when_required"]
+#[tokio::test]
+async fn child_nothing_found() {
+    let message = testkit::redis().await.unwrap_err();
+    eprintln!("redis(): {message}");
+    for needle in [
+        "REDIS_URL",
+        "apt-get install redis-server",
+        "docker",
+        "/nonexistent",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    assert!(testkit::redis_or_skip().await.is_none());
+    assert!(testkit::server(Flavor::Valkey).await.is_none());
+    assert!(testkit::cluster(0).await.is_none());
+    assert!(testkit::sentinel().await.is_none());
+}
+
+#[ignore = "run by other tests"]
+#[tokio::test]
+async fn child_redis_or_skip() {
+    let server = testkit::redis_or_skip().await.expect("a Redis");
+    println!("CHILD url={} owned={}", server.url(), server.owned());
+}
+
+#[test]
+fn redis_url_is_used_as_is_and_not_owned() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(server) = rt.block_on(testkit::server(Flavor::Redis)) else {
+        return;
+    };
+    let (ok, text) = run_child("child_redis_or_skip", &[("REDIS_URL", server.url())]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("CHILD url={} owned=false", server.url())),
+        "{text}"
+    );
+}
+
+#[test]
+fn servers_do_not_outlive_the_test_process() {
+    let (ok, text) = run_child("child_exits_without_dropping", &[]);
+    assert!(ok, "{text}");
+    let Some(port) = text.lines().find_map(|l| l.strip_prefix("CHILD port=")) else {
+        return; // the child skipped: no redis-server here
+    };
+    let url = format!("redis://127.0.0.1:{}", port.trim());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rt.block_on(answers(&url)) {
+        assert!(
+            Instant::now() < deadline,
+            "{url} outlived the process that started it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[ignore = "run by servers_do_not_outlive_the_test_process"]
+#[tokio::test]
+async fn child_exits_without_dropping() {
+    let Some(server) = testkit::server(Flavor::Redis).await else {
+        return;
+    };
+    println!("CHILD port={}", server.port().unwrap());
+    std::process::exit(0); // no drop: only the watchdog can stop it
+}
