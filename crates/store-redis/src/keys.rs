@@ -6,6 +6,7 @@
 //! | `{prefix}:s:{<session id>}` | string | the session record (codec format 1), `PXAT` its expiry |
 //! | `{prefix}:u:{<escaped user id>}` | sorted set | the user's session ids scored by expiry; the key lives until its longest-lived member |
 //! | `{prefix}:c:{<connection id>}` | string | the id of the session holding the connection, `PXAT` its expiry |
+//! | `{prefix}:l:{<session id>}` | string | Cluster only: a writer's short-lived lock on the session (same slot as the record) |
 //! | `{prefix}:a:{<hex digit>}` | sorted set | one of 16 buckets of all session ids scored by expiry (for count and list), bucket = the id's last hex digit |
 //!
 //! The part in braces is the Redis Cluster hash tag: a record, a user index, a connection key
@@ -38,6 +39,10 @@ impl Keys {
 
     pub(crate) fn record(&self, id: &SessionId) -> String {
         format!("{}:s:{{{}}}", self.prefix, id)
+    }
+
+    pub(crate) fn lock(&self, id: &SessionId) -> String {
+        format!("{}:l:{{{}}}", self.prefix, id)
     }
 
     pub(crate) fn user(&self, user: &UserId) -> String {

@@ -8,7 +8,8 @@
 //! use session_core::{Clock, Session, Store, SystemClock, UserId};
 //! use store_redis::{RedisConfig, RedisStore};
 //!
-//! # async fn run() -> Result<(), session_core::Error> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), session_core::Error> {
 //! let store = RedisStore::connect(
 //!     RedisConfig::new("redis://127.0.0.1:6379")
 //!         .prefix("myapp:sessions")

@@ -385,7 +385,7 @@ impl Inner {
             "OK" => Ok(()),
             "PAST" => Err(past()),
             "NOT_FOUND" => Err(Error::NotFound { id: session.id }),
-            "CORRUPT" => Err(CodecError::new("stored record head unreadable", 0).into()),
+            "CORRUPT" => Err(corrupt()),
             "CONFLICT" => Err(conflict(session.id, expected, arg)),
             "EXISTS_CONN" => Err(conn_taken(session)),
             _ => Err(protocol("update")),
@@ -409,7 +409,7 @@ impl Inner {
             "OK" => decode_for(arg.and_then(bytes_of).ok_or(protocol("touch"))?, id),
             "PAST" => Err(past()),
             "NOT_FOUND" => Err(Error::NotFound { id: *id }),
-            "CORRUPT" => Err(CodecError::new("stored record head unreadable", 0).into()),
+            "CORRUPT" => Err(corrupt()),
             _ => Err(protocol("touch")),
         }
     }
@@ -445,10 +445,55 @@ impl Inner {
     async fn record_op(&self, id: &SessionId, args: Vec<Value>) -> Result<Value> {
         self.eval(
             &self.scripts.cluster_record,
-            vec![self.keys.record(id)],
+            vec![self.keys.record(id), self.keys.lock(id)],
             args,
         )
         .await
+    }
+
+    /// Takes the write lock on a session (cluster). `mode` is "create" (the record must not
+    /// exist), "cas" (its version must be `expected`) or "any". Returns the lock token and
+    /// the current record, or the outcome that stops the write.
+    async fn lock(
+        &self,
+        id: &SessionId,
+        mode: &'static str,
+        expected: u64,
+    ) -> Result<std::result::Result<(String, Option<Bytes>), Locked>> {
+        let token = SessionId::new().to_string();
+        let v = self
+            .record_op(
+                id,
+                vec![
+                    "lock".into(),
+                    token.clone().into(),
+                    mode.into(),
+                    expected.to_string().into(),
+                    (CLAIM_GRACE.as_millis() as u64).to_string().into(),
+                ],
+            )
+            .await?;
+        let (s, arg) = status(&v)?;
+        let version = || {
+            arg.and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(match s.as_str() {
+            "OK" => Ok((token, arg.and_then(bytes_of).map(Bytes::copy_from_slice))),
+            "EXISTS_ID" => Err(Locked::Exists),
+            "NOT_FOUND" => Err(Locked::NotFound),
+            "CORRUPT" => Err(Locked::Corrupt),
+            "CONFLICT" => Err(Locked::Conflict(version())),
+            "BUSY" => Err(Locked::Busy(version())),
+            _ => return Err(protocol("lock")),
+        })
+    }
+
+    async fn unlock(&self, id: &SessionId, token: &str) {
+        let _ = self
+            .record_op(id, vec!["unlock".into(), token.to_owned().into()])
+            .await;
     }
 
     /// Claims `conn` for `session` (cluster). Ok(true) if this call took it (so a rollback
@@ -655,32 +700,71 @@ impl Inner {
     }
 
     async fn create_cluster(&self, session: &Session, bytes: Bytes) -> Result<()> {
-        let added = self.raise_indexes(session).await?;
+        let id = session.id;
+        let token = match self.lock(&id, "create", 0).await? {
+            Ok((token, _)) => token,
+            // Taken, or being taken by a concurrent create.
+            Err(Locked::Exists | Locked::Busy(_)) => {
+                return Err(Error::AlreadyExists(Collision::SessionId(id)));
+            }
+            Err(_) => return Err(protocol("lock for create")),
+        };
+        let raised = match self.raise_indexes(session).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.unlock(&id, &token).await;
+                return Err(e);
+            }
+        };
         let v = self
-            .record_op(&session.id, vec!["create".into(), Value::Bytes(bytes)])
+            .record_op(
+                &id,
+                vec!["create".into(), token.into(), Value::Bytes(bytes)],
+            )
             .await;
-        let outcome = match &v {
+        let failure = match &v {
             Ok(v) => match status(v)?.0.as_str() {
                 "OK" => return Ok(()),
-                "PAST" => Err(past()),
-                "EXISTS_ID" => Err(Error::AlreadyExists(Collision::SessionId(session.id))),
-                _ => Err(protocol("create")),
+                "PAST" => past(),
+                "EXISTS_ID" => Error::AlreadyExists(Collision::SessionId(id)),
+                "LOST" => lock_lost(),
+                _ => protocol("create"),
             },
-            Err(_) => v.map(drop),
+            Err(_) => return v.map(drop),
         };
-        // The id is taken (or the write failed): take back only what this call added. An
-        // entry that was already there belongs to the live session with this id.
-        self.rollback(session, added).await;
-        outcome
+        // Holding the lock made these raises ours alone: undo them.
+        self.rollback(session, raised).await;
+        Err(failure)
     }
 
     async fn update_cluster(&self, session: &Session, bytes: Bytes, expected: u64) -> Result<()> {
-        let added = self.raise_indexes(session).await?;
+        let id = session.id;
+        let (token, old) = match self.lock(&id, "cas", expected).await? {
+            Ok(locked) => locked,
+            Err(Locked::NotFound) => return Err(Error::NotFound { id }),
+            Err(Locked::Corrupt) => return Err(corrupt()),
+            Err(Locked::Conflict(actual) | Locked::Busy(actual)) => {
+                return Err(Error::Conflict {
+                    id,
+                    expected,
+                    actual,
+                });
+            }
+            Err(Locked::Exists) => return Err(protocol("lock for update")),
+        };
+        let raised = match self.raise_indexes(session).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.unlock(&id, &token).await;
+                return Err(e);
+            }
+        };
         let v = self
             .record_op(
-                &session.id,
+                &id,
                 vec![
                     "cas".into(),
+                    token.into(),
                     Value::Bytes(bytes),
                     expected.to_string().into(),
                 ],
@@ -693,85 +777,127 @@ impl Inner {
                     "OK" => {
                         let old = arg
                             .and_then(bytes_of)
-                            .map(codec::decode)
-                            .and_then(|r| r.ok());
+                            .or(old.as_deref())
+                            .and_then(|b| codec::decode(b).ok());
                         return self.settle_indexes(old.as_ref(), Some(session)).await;
                     }
                     "PAST" => past(),
-                    "NOT_FOUND" => Error::NotFound { id: session.id },
-                    "CORRUPT" => CodecError::new("stored record head unreadable", 0).into(),
-                    "CONFLICT" => conflict(session.id, expected, arg),
+                    "NOT_FOUND" => Error::NotFound { id },
+                    "CORRUPT" => corrupt(),
+                    "CONFLICT" => conflict(id, expected, arg),
+                    "LOST" => lock_lost(),
                     _ => protocol("update"),
                 }
             }
             Err(_) => return v.map(drop),
         };
-        self.rollback(session, added).await;
+        self.rollback(session, raised).await;
         Err(failure)
     }
 
     async fn touch_cluster(&self, id: &SessionId, expires_at: Timestamp) -> Result<Session> {
-        for _ in 0..64 {
-            let current = self.get(id).await?.ok_or(Error::NotFound { id: *id })?;
-            let mut raised = current.clone();
-            raised.expires_at = expires_at;
-            let added = self.raise_indexes(&raised).await?;
+        for attempt in 0..LOCK_ATTEMPTS {
+            let (token, current) = match self.lock(id, "any", 0).await? {
+                Ok((token, Some(bytes))) => match decode_for(&bytes, id) {
+                    Ok(s) => (token, s),
+                    Err(e) => {
+                        self.unlock(id, &token).await;
+                        return Err(e);
+                    }
+                },
+                Ok((token, None)) => {
+                    self.unlock(id, &token).await;
+                    return Err(Error::NotFound { id: *id });
+                }
+                Err(Locked::NotFound) => return Err(Error::NotFound { id: *id }),
+                Err(Locked::Busy(_)) => {
+                    backoff(attempt).await;
+                    continue;
+                }
+                Err(_) => return Err(protocol("lock for touch")),
+            };
+            let mut raised_session = current.clone();
+            raised_session.expires_at = expires_at;
+            let raised = match self.raise_indexes(&raised_session).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.unlock(id, &token).await;
+                    return Err(e);
+                }
+            };
             let v = self
                 .record_op(
                     id,
                     vec![
                         "touch".into(),
+                        token.into(),
                         expires_at.as_millis().to_string().into(),
                         current.version.to_string().into(),
                     ],
                 )
                 .await?;
             let (s, arg) = status(&v)?;
-            match s.as_str() {
-                "OK" => {
-                    let new = decode_for(arg.and_then(bytes_of).ok_or(protocol("touch"))?, id)?;
-                    self.settle_indexes(Some(&current), Some(&new)).await?;
-                    return Ok(new);
-                }
-                "CONFLICT" => {
-                    self.rollback(&raised, added).await;
-                    continue;
-                }
-                other => {
-                    self.rollback(&raised, added).await;
-                    return Err(match other {
-                        "PAST" => past(),
-                        "NOT_FOUND" => Error::NotFound { id: *id },
-                        "CORRUPT" => CodecError::new("stored record head unreadable", 0).into(),
-                        _ => protocol("touch"),
-                    });
-                }
+            if s == "OK" {
+                let new = decode_for(arg.and_then(bytes_of).ok_or(protocol("touch"))?, id)?;
+                self.settle_indexes(Some(&current), Some(&new)).await?;
+                return Ok(new);
             }
+            self.rollback(&raised_session, raised).await;
+            return Err(match s.as_str() {
+                "PAST" => past(),
+                "NOT_FOUND" => Error::NotFound { id: *id },
+                "CORRUPT" => corrupt(),
+                "LOST" => lock_lost(),
+                _ => protocol("touch"),
+            });
         }
-        Err(Error::Conflict {
-            id: *id,
-            expected: 0,
-            actual: 0,
-        })
+        Err(lock_lost())
     }
 
-    /// Deletes a record (cluster), if it belongs to `user` when given; returns what was there.
-    async fn delete_record(
-        &self,
-        id: &SessionId,
-        user: Option<&UserId>,
-    ) -> Result<Option<Option<Session>>> {
-        let v = self
-            .record_op(
-                id,
-                vec![
-                    "delete".into(),
-                    user.map_or_else(String::new, |u| u.as_str().to_owned())
-                        .into(),
-                ],
-            )
-            .await?;
-        Ok(bytes_of(&v).map(|b| codec::decode(b).ok()))
+    /// Deletes a record (cluster) if it belongs to `user` (when given), under its write lock,
+    /// and settles its index entries. Returns whether a record was deleted.
+    async fn delete_locked(&self, id: &SessionId, user: Option<&UserId>) -> Result<bool> {
+        for attempt in 0..LOCK_ATTEMPTS {
+            let token = match self.lock(id, "any", 0).await? {
+                Ok((token, _)) => token,
+                Err(Locked::NotFound) => return Ok(false),
+                Err(Locked::Busy(_)) => {
+                    backoff(attempt).await;
+                    continue;
+                }
+                Err(_) => return Err(protocol("lock for delete")),
+            };
+            let v = self
+                .record_op(
+                    id,
+                    vec![
+                        "delete".into(),
+                        token.into(),
+                        user.map_or_else(String::new, |u| u.as_str().to_owned())
+                            .into(),
+                    ],
+                )
+                .await?;
+            let Some(bytes) = bytes_of(&v) else {
+                return Ok(false);
+            };
+            match codec::decode(bytes) {
+                Ok(old) => self.settle_indexes(Some(&old), None).await?,
+                Err(_) => {
+                    // An unreadable record: drop the hints we can name.
+                    if let Some(u) = user {
+                        let _ = self
+                            .index_op(self.keys.user(u), "remove", id, Timestamp::EPOCH)
+                            .await;
+                    }
+                    let _ = self
+                        .index_op(self.keys.bucket_of(id), "remove", id, Timestamp::EPOCH)
+                        .await;
+                }
+            }
+            return Ok(true);
+        }
+        Err(lock_lost())
     }
 
     async fn live_ids(&self, key: String) -> Result<Vec<SessionId>> {
@@ -849,6 +975,31 @@ struct Raised {
 /// under way (Cluster only). After a client dies mid-create its connection id is free again
 /// after this long.
 const CLAIM_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why a cluster write lock was not taken.
+enum Locked {
+    Exists,
+    NotFound,
+    Corrupt,
+    Conflict(u64),
+    Busy(u64),
+}
+
+/// How many times a cluster delete or touch waits for another writer's lock.
+const LOCK_ATTEMPTS: u32 = 200;
+
+async fn backoff(attempt: u32) {
+    let ms = u64::from(attempt.min(10)) + 1;
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
+fn lock_lost() -> Error {
+    Error::Timeout { source: None }
+}
+
+fn corrupt() -> Error {
+    CodecError::new("stored record head unreadable", 0).into()
+}
 
 fn conn_taken(session: &Session) -> Error {
     match session.connection_id {
@@ -942,15 +1093,7 @@ impl Store for RedisStore {
     async fn delete(&self, id: &SessionId) -> Result<bool> {
         let inner = &*self.inner;
         if inner.clustered {
-            match inner.delete_record(id, None).await? {
-                Some(old) => {
-                    if let Some(old) = &old {
-                        inner.settle_indexes(Some(old), None).await?;
-                    }
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
+            inner.delete_locked(id, None).await
         } else {
             let v = inner
                 .eval(
@@ -1067,28 +1210,12 @@ impl Store for RedisStore {
             .into_iter()
             .filter(|id| Some(id) != except)
             .collect();
-        let deleted = join_all(ids.iter().map(|id| async move {
-            match inner.delete_record(id, Some(user_id)).await? {
-                Some(old) => {
-                    match &old {
-                        Some(old) => inner.settle_indexes(Some(old), None).await?,
-                        None => {
-                            // An unreadable record was deleted; drop its user and bucket hints.
-                            let _ = inner
-                                .index_op(inner.keys.user(user_id), "remove", id, Timestamp::EPOCH)
-                                .await;
-                            let _ = inner
-                                .index_op(inner.keys.bucket_of(id), "remove", id, Timestamp::EPOCH)
-                                .await;
-                        }
-                    }
-                    Ok::<u64, Error>(1)
-                }
-                None => Ok(0),
-            }
-        }))
+        let deleted = join_all(
+            ids.iter()
+                .map(|id| async move { inner.delete_locked(id, Some(user_id)).await }),
+        )
         .await;
-        deleted.into_iter().sum()
+        deleted.into_iter().map(|r| r.map(u64::from)).sum()
     }
 
     async fn delete_expired(&self) -> Result<u64> {
