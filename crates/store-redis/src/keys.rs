@@ -37,12 +37,27 @@ impl Keys {
         &self.prefix
     }
 
+    /// `{prefix}:{kind}:{<uuid>}`, built without the formatting machinery (this is on every
+    /// request's path).
+    fn uuid_key(&self, kind: &str, uuid: &uuid::Uuid) -> String {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid.hyphenated().encode_lower(&mut buf);
+        let mut key = String::with_capacity(self.prefix.len() + kind.len() + text.len() + 4);
+        key.push_str(&self.prefix);
+        key.push(':');
+        key.push_str(kind);
+        key.push_str(":{");
+        key.push_str(text);
+        key.push('}');
+        key
+    }
+
     pub(crate) fn record(&self, id: &SessionId) -> String {
-        format!("{}:s:{{{}}}", self.prefix, id)
+        self.uuid_key("s", id.as_uuid())
     }
 
     pub(crate) fn lock(&self, id: &SessionId) -> String {
-        format!("{}:l:{{{}}}", self.prefix, id)
+        self.uuid_key("l", id.as_uuid())
     }
 
     pub(crate) fn user(&self, user: &UserId) -> String {
@@ -50,7 +65,7 @@ impl Keys {
     }
 
     pub(crate) fn conn(&self, conn: &ConnectionId) -> String {
-        format!("{}:c:{{{}}}", self.prefix, conn)
+        self.uuid_key("c", conn.as_uuid())
     }
 
     pub(crate) fn bucket_of(&self, id: &SessionId) -> String {

@@ -342,17 +342,9 @@ impl Inner {
     // ---- standalone writes: one script each ------------------------------------------------
 
     async fn create_standalone(&self, session: &Session, bytes: Bytes) -> Result<()> {
-        let v = self
-            .eval(
-                &self.scripts.create,
-                vec![self.keys.record(&session.id)],
-                vec![
-                    self.prefix(),
-                    Value::from(session.id.to_string()),
-                    Value::Bytes(bytes),
-                ],
-            )
-            .await?;
+        let (keys, mut args) = self.write_keys(session);
+        args[2] = Value::Bytes(bytes);
+        let v = self.eval(&self.scripts.create, keys, args).await?;
         match status(&v)?.0.as_str() {
             "OK" => Ok(()),
             "PAST" => Err(past()),
@@ -368,18 +360,10 @@ impl Inner {
         bytes: Bytes,
         expected: u64,
     ) -> Result<()> {
-        let v = self
-            .eval(
-                &self.scripts.update,
-                vec![self.keys.record(&session.id)],
-                vec![
-                    self.prefix(),
-                    Value::from(session.id.to_string()),
-                    Value::Bytes(bytes),
-                    Value::from(expected.to_string()),
-                ],
-            )
-            .await?;
+        let (keys, mut args) = self.write_keys(session);
+        args[2] = Value::Bytes(bytes);
+        args.insert(3, Value::from(expected.to_string()));
+        let v = self.eval(&self.scripts.update, keys, args).await?;
         let (s, arg) = status(&v)?;
         match s.as_str() {
             "OK" => Ok(()),
@@ -390,6 +374,27 @@ impl Inner {
             "EXISTS_CONN" => Err(conn_taken(session)),
             _ => Err(protocol("update")),
         }
+    }
+
+    /// KEYS and ARGV of the create and update scripts: record, user index, bucket and, with
+    /// a connection id, its key; prefix, id, (record), expiry and the connection id.
+    fn write_keys(&self, s: &Session) -> (Vec<String>, Vec<Value>) {
+        let mut keys = vec![
+            self.keys.record(&s.id),
+            self.keys.user(&s.user_id),
+            self.keys.bucket_of(&s.id),
+        ];
+        let mut args = vec![
+            self.prefix(),
+            Value::from(s.id.to_string()),
+            Value::Null,
+            Value::from(s.expires_at.as_millis().to_string()),
+        ];
+        if let Some(c) = &s.connection_id {
+            keys.push(self.keys.conn(c));
+            args.push(Value::from(c.to_string()));
+        }
+        (keys, args)
     }
 
     async fn touch_standalone(&self, id: &SessionId, expires_at: Timestamp) -> Result<Session> {

@@ -13,7 +13,7 @@ if op == 'lock' then
     if cur then return {'EXISTS_ID'} end
   else
     if not cur then return {'NOT_FOUND'} end
-    local o = parse(cur)
+    local o = head(cur)
     if mode == 'cas' then
       if not o then return {'CORRUPT'} end
       if o.version ~= tonumber(ARGV[4]) then return {'CONFLICT', num(o.version)} end
@@ -21,7 +21,7 @@ if op == 'lock' then
   end
   if not redis.call('SET', KEYS[2], token, 'NX', 'PX', ARGV[5]) then
     if cur then
-      local o = parse(cur)
+      local o = head(cur)
       return {'BUSY', o and num(o.version) or '0'}
     end
     return {'BUSY', '0'}
@@ -37,7 +37,7 @@ end
 local cur = redis.call('GET', KEYS[1])
 if op == 'create' then
   -- ARGV[3] record.
-  local r = parse(ARGV[3])
+  local r = head(ARGV[3])
   if not r then return redis.error_reply('ERR session-store: malformed record') end
   if r.exp <= now then redis.call('DEL', KEYS[2]) return {'PAST'} end
   if cur then redis.call('DEL', KEYS[2]) return {'EXISTS_ID'} end
@@ -46,13 +46,13 @@ if op == 'create' then
   return {'OK'}
 elseif op == 'cas' then
   -- ARGV[3] new record, ARGV[4] expected version. Returns the old record.
-  local n = parse(ARGV[3])
+  local n = head(ARGV[3])
   local expected = tonumber(ARGV[4])
   if not n or n.version ~= expected + 1 then return redis.error_reply('ERR session-store: malformed record') end
   redis.call('DEL', KEYS[2])
   if n.exp <= now then return {'PAST'} end
   if not cur then return {'NOT_FOUND'} end
-  local o = parse(cur)
+  local o = head(cur)
   if not o then return {'CORRUPT'} end
   if o.version ~= expected then return {'CONFLICT', num(o.version)} end
   redis.call('SET', KEYS[1], ARGV[3], 'PXAT', num(n.exp))
@@ -63,7 +63,7 @@ elseif op == 'touch' then
   redis.call('DEL', KEYS[2])
   if exp <= now then return {'PAST'} end
   if not cur then return {'NOT_FOUND'} end
-  local o = parse(cur)
+  local o = head(cur)
   if not o then return {'CORRUPT'} end
   if o.version ~= expected then return {'CONFLICT', num(o.version)} end
   local new = string.sub(cur, 1, 1) .. le64(o.version + 1) .. le64(exp) .. string.sub(cur, 18)
@@ -73,7 +73,7 @@ elseif op == 'delete' then
   -- ARGV[3] the user it must belong to, or ''. Returns the deleted record, or nil.
   redis.call('DEL', KEYS[2])
   if not cur then return false end
-  local o = parse(cur)
+  local o = head(cur)
   if ARGV[3] ~= '' and o and o.user ~= ARGV[3] then return false end
   redis.call('DEL', KEYS[1])
   return cur

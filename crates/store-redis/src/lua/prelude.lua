@@ -9,9 +9,8 @@ local function now_ms()
 end
 
 local function u64(s, off)
-  local v = 0
-  for i = 8, 1, -1 do v = v * 256 + string.byte(s, off + i) end
-  return v
+  local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(s, off + 1, off + 8)
+  return ((((((b8 * 256 + b7) * 256 + b6) * 256 + b5) * 256 + b4) * 256 + b3) * 256 + b2) * 256 + b1
 end
 
 local function le64(n)
@@ -24,28 +23,31 @@ local function le64(n)
   return table.concat(t)
 end
 
-local function uuid_text(s, off)
-  local h = {}
-  for i = 1, 16 do h[i] = string.format('%02x', string.byte(s, off + i)) end
-  local x = table.concat(h)
-  return x:sub(1, 8) .. '-' .. x:sub(9, 12) .. '-' .. x:sub(13, 16) .. '-' .. x:sub(17, 20) .. '-' .. x:sub(21, 32)
-end
+local UUID_FMT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+local function uuid_text(raw) return string.format(UUID_FMT, string.byte(raw, 1, 16)) end
 
--- The index-relevant fields of a record, or nil if it is not a well-formed record head.
-local function parse(rec)
-  if not rec or #rec < 51 or string.byte(rec, 1) ~= 1 then return nil end
+-- The index-relevant fields of a record, raw (no formatting), or nil if it is not a
+-- well-formed record head: version, exp, conn_raw (16 bytes or nil), user (its bytes).
+local function head(rec)
+  if not rec or #rec < 53 or string.byte(rec, 1) ~= 1 then return nil end
   local r = { version = u64(rec, 1), exp = u64(rec, 9) }
-  local flags = string.byte(rec, 51)
   local pos = 51
-  if flags % 2 == 1 then
-    if #rec < pos + 16 then return nil end
-    r.conn = uuid_text(rec, pos)
+  if string.byte(rec, 51) % 2 == 1 then
+    if #rec < pos + 18 then return nil end
+    r.conn_raw = string.sub(rec, pos + 1, pos + 16)
     pos = pos + 16
   end
-  if #rec < pos + 2 then return nil end
-  local len = string.byte(rec, pos + 1) + 256 * string.byte(rec, pos + 2)
+  local lo, hi = string.byte(rec, pos + 1, pos + 2)
+  local len = lo + 256 * hi
   if len == 0 or #rec < pos + 2 + len then return nil end
   r.user = string.sub(rec, pos + 3, pos + 2 + len)
+  return r
+end
+
+-- head() plus the connection id as text (r.conn), for the paths that need key names.
+local function parse(rec)
+  local r = head(rec)
+  if r and r.conn_raw then r.conn = uuid_text(r.conn_raw) end
   return r
 end
 
@@ -58,14 +60,18 @@ local function kuser(p, user) return p .. ':u:{' .. esc(user) .. '}' end
 local function kconn(p, c) return p .. ':c:{' .. c .. '}' end
 local function kbucket(p, id) return p .. ':a:{' .. string.sub(id, -1) .. '}' end
 
--- Removes up to 64 members whose expiry has passed.
+-- Removes up to 64 members whose expiry has passed. Writes call it on one write in eight
+-- (chosen by the clock), which still removes far more than writes add; reads always prune.
 local function prune(key, now)
   local old = redis.call('ZRANGE', key, '-inf', now, 'BYSCORE', 'LIMIT', 0, 64)
   if #old > 0 then redis.call('ZREM', key, unpack(old)) end
 end
+local function maybe_prune(key, now)
+  if now % 8 == 0 then prune(key, now) end
+end
 
 -- User index keys expire with their longest-lived member. Bucket keys (':a:') do not expire:
--- their expired members are what delete_expired reclaims and counts, and every write prunes.
+-- their expired members are what delete_expired reclaims and counts.
 local function keep_alive(key, exp)
   if string.find(key, ':a:{', 1, true) then return end
   local t = redis.call('PEXPIRETIME', key)
@@ -77,15 +83,22 @@ local function index_raise(key, exp, id, now)
   local existed = redis.call('ZSCORE', key, id)
   redis.call('ZADD', key, 'GT', exp, id)
   keep_alive(key, exp)
-  prune(key, now)
+  maybe_prune(key, now)
   if existed then return 0 else return 1 end
 end
 
--- Sets an index entry to `exp` (standalone scripts, where nothing can interleave).
-local function index_put(key, exp, id, now)
+-- Sets a user index entry to `exp` (standalone scripts, where nothing can interleave).
+local function user_put(key, exp, id, now)
   redis.call('ZADD', key, exp, id)
-  keep_alive(key, exp)
-  prune(key, now)
+  local t = redis.call('PEXPIRETIME', key)
+  if t < exp then redis.call('PEXPIREAT', key, num(exp)) end
+  maybe_prune(key, now)
+end
+
+-- Sets a bucket entry to `exp` (standalone).
+local function bucket_put(key, exp, id, now)
+  redis.call('ZADD', key, exp, id)
+  maybe_prune(key, now)
 end
 
 -- Sets an index entry to exactly `exp` (lowering it if need be) if it is there.

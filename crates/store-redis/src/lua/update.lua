@@ -1,27 +1,35 @@
--- KEYS[1] record key. ARGV: prefix, id, new record, expected version. Compare-and-set that
--- moves the user and connection index entries when they change.
-local p, id, rec, expected = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local n = parse(rec)
-if not n or n.version ~= expected + 1 then return redis.error_reply('ERR session-store: malformed record') end
+-- KEYS: record, new user index, bucket[, new connection key]. ARGV: prefix, id, new record,
+-- expected version, new expiry ms[, new connection id]. Compare-and-set that moves the user
+-- and connection index entries when they change.
+local p, id, rec, expected, exp = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local n = head(rec)
+if not n or n.version ~= expected + 1 or n.exp ~= exp then
+  return redis.error_reply('ERR session-store: malformed record')
+end
 local now = now_ms()
-if n.exp <= now then return {'PAST'} end
+if exp <= now then return {'PAST'} end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'NOT_FOUND'} end
-local o = parse(cur)
+local o = head(cur)
 if not o then return {'CORRUPT'} end
 if o.version ~= expected then return {'CONFLICT', num(o.version)} end
-if n.conn and n.conn ~= o.conn then
-  local holder = redis.call('GET', kconn(p, n.conn))
-  if holder and holder ~= id and holds(p, holder, n.conn) then return {'EXISTS_CONN'} end
+local conn_moved = o.conn_raw ~= n.conn_raw
+if KEYS[4] and conn_moved then
+  local holder = redis.call('GET', KEYS[4])
+  if holder and holder ~= id and holds(p, holder, ARGV[6]) then return {'EXISTS_CONN'} end
 end
-if n.conn then redis.call('SET', kconn(p, n.conn), id, 'PXAT', num(n.exp)) end
-if o.conn and o.conn ~= n.conn then
-  local ck = kconn(p, o.conn)
+if o.exp == exp and o.user == n.user and not conn_moved then
+  -- The common update (state, counters, metadata): every index entry is already right.
+  redis.call('SET', KEYS[1], rec, 'PXAT', ARGV[5])
+  return {'OK'}
+end
+if KEYS[4] then redis.call('SET', KEYS[4], id, 'PXAT', ARGV[5]) end
+if o.conn_raw and conn_moved then
+  local ck = kconn(p, uuid_text(o.conn_raw))
   if redis.call('GET', ck) == id then redis.call('DEL', ck) end
 end
 if o.user ~= n.user then redis.call('ZREM', kuser(p, o.user), id) end
-local uk, bk = kuser(p, n.user), kbucket(p, id)
-index_put(uk, n.exp, id, now)
-index_put(bk, n.exp, id, now)
-redis.call('SET', KEYS[1], rec, 'PXAT', num(n.exp))
+user_put(KEYS[2], exp, id, now)
+bucket_put(KEYS[3], exp, id, now)
+redis.call('SET', KEYS[1], rec, 'PXAT', ARGV[5])
 return {'OK'}
