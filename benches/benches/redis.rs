@@ -221,11 +221,74 @@ fn bench(c: &mut Criterion, e: &Env) {
     g.finish();
 }
 
+/// Paired measurement: each round runs the operation and then the floor, back to back, so
+/// both see the same machine state; the ratio of medians is what the targets are about
+/// (absolute times on a shared 2-core box swing with how idle the cores are).
+fn paired(e: &Env) {
+    const ROUNDS: usize = 3_000;
+    let median = |mut v: Vec<u128>| {
+        v.sort_unstable();
+        v[v.len() / 2] as f64
+    };
+    let user = seed_user(usize::MAX);
+    let ids: Vec<SessionId> = e.sessions.iter().map(|s| s.id).collect();
+    let rows = e.rt.block_on(async {
+        let floor = || async {
+            let t = Instant::now();
+            let v: Option<Bytes> = e.raw.get(&e.raw_key).await.unwrap();
+            black_box(v);
+            t.elapsed().as_nanos()
+        };
+        let mut latest: Vec<Arc<Session>> = e.sessions.clone();
+        let mut rows = Vec::new();
+        for op in ["get", "create", "update", "get_by_user_id(10)"] {
+            let (mut a, mut b) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+            for k in 0..ROUNDS {
+                let t = Instant::now();
+                match op {
+                    "get" => {
+                        black_box(e.store.get(&ids[k % ids.len()]).await.unwrap());
+                    }
+                    "create" => {
+                        let s = seed_session(2_000_000 + k, SystemClock.now());
+                        black_box(e.store.create(s).await.unwrap());
+                    }
+                    "update" => {
+                        let i = k % latest.len();
+                        let mut s = Session::clone(&latest[i]);
+                        s.stats.packets_sent += 1;
+                        latest[i] = e.store.update(s).await.unwrap();
+                    }
+                    _ => {
+                        black_box(e.store.get_by_user_id(&user).await.unwrap());
+                    }
+                }
+                a.push(t.elapsed().as_nanos());
+                b.push(floor().await);
+            }
+            let (ma, mb) = (median(a), median(b));
+            rows.push((op, ma / 1e3, mb / 1e3, ma / mb));
+        }
+        rows
+    });
+    println!(
+        "\npaired medians over {ROUNDS} rounds (operation, then a raw fred GET of the same payload):"
+    );
+    println!("| operation | redis store (us) | raw fred GET (us) | ratio |");
+    println!("|---|---:|---:|---:|");
+    for (op, a, b, r) in rows {
+        println!("| {op} | {a:.1} | {b:.1} | {r:.2} |");
+    }
+}
+
 fn main() {
     let Some(e) = env() else { return };
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &e);
     c.final_summary();
+    if std::env::args().all(|a| a != "--list") {
+        paired(&e);
+    }
     e.rt.block_on(testkit::cleanup_prefix(&e.url, &e.prefix))
         .unwrap();
 }
