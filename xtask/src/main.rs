@@ -1,0 +1,5 @@
+//! `cargo xtask`: project automation (being written).
+
+fn main() {
+    println!("cargo xtask: bench | test | ci | image (being written)");
+}
