@@ -60,6 +60,20 @@ impl Keys {
         self.uuid_key("l", id.as_uuid())
     }
 
+    /// The part every record key starts with: `{prefix}:s:`.
+    pub(crate) fn record_prefix(&self) -> String {
+        format!("{}:s:", self.prefix)
+    }
+
+    /// The session id of a record key, or `None` if `key` is not one of this prefix.
+    pub(crate) fn record_id(&self, key: &[u8]) -> Option<SessionId> {
+        let rest = key
+            .strip_prefix(self.prefix.as_bytes())?
+            .strip_prefix(b":s:{")?;
+        let uuid = rest.strip_suffix(b"}")?;
+        SessionId::parse(std::str::from_utf8(uuid).ok()?).ok()
+    }
+
     pub(crate) fn user(&self, user: &UserId) -> String {
         format!("{}:u:{{{}}}", self.prefix, escape_user(user.as_str()))
     }
@@ -118,5 +132,12 @@ mod tests {
         assert_eq!(k.bucket_of(&id), "app:a:{b}");
         assert_eq!(k.user(&UserId::new("a b").unwrap()), "app:u:{a%20b}");
         assert_eq!(k.buckets().len(), BUCKETS);
+        assert_eq!(k.record_id(k.record(&id).as_bytes()), Some(id));
+        assert_eq!(k.record_id(b"app:s:{nope}"), None);
+        assert_eq!(
+            k.record_id(b"other:s:{0190b0a0-0000-7000-8000-00000000000b}"),
+            None
+        );
+        assert_eq!(k.record_prefix(), "app:s:");
     }
 }

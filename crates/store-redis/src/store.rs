@@ -242,6 +242,59 @@ impl RedisStore {
         self.inner.clustered
     }
 
+    /// [`Store::delete_by_user_id`], returning the ids of the sessions it deleted.
+    pub async fn revoke_user(
+        &self,
+        user_id: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
+        let inner = &*self.inner;
+        let key = inner.keys.user(user_id);
+        if !inner.clustered {
+            let v = inner
+                .eval(
+                    &inner.scripts.delete_by_user,
+                    vec![key],
+                    vec![
+                        inner.prefix(),
+                        Value::from(user_id.as_str()),
+                        Value::from(except.map_or_else(String::new, |e| e.to_string())),
+                    ],
+                )
+                .await?;
+            return ids_of(&v);
+        }
+        let ids: Vec<SessionId> = inner
+            .live_ids(key)
+            .await?
+            .into_iter()
+            .filter(|id| Some(id) != except)
+            .collect();
+        let deleted = join_all(
+            ids.iter()
+                .map(|id| async move { inner.delete_locked(id, Some(user_id)).await }),
+        )
+        .await;
+        let mut out = Vec::new();
+        for (id, r) in ids.into_iter().zip(deleted) {
+            if r? {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The prefix of every record key (`{prefix}:s:`), for client-side caching that tracks
+    /// them (`CLIENT TRACKING ... BCAST PREFIX`).
+    pub fn record_key_prefix(&self) -> String {
+        self.inner.keys.record_prefix()
+    }
+
+    /// The session id a record key names, or `None` for any other key.
+    pub fn session_id_of_key(&self, key: &[u8]) -> Option<SessionId> {
+        self.inner.keys.record_id(key)
+    }
+
     /// Closes the connections.
     pub async fn close(&self) -> Result<()> {
         self.inner.pool.quit().await.map_err(map_err)
@@ -1190,37 +1243,7 @@ impl Store for RedisStore {
     }
 
     async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
-        let inner = &*self.inner;
-        let key = inner.keys.user(user_id);
-        if !inner.clustered {
-            let v = inner
-                .eval(
-                    &inner.scripts.delete_by_user,
-                    vec![key],
-                    vec![
-                        inner.prefix(),
-                        Value::from(user_id.as_str()),
-                        Value::from(except.map_or_else(String::new, |e| e.to_string())),
-                    ],
-                )
-                .await?;
-            return match v {
-                Value::Integer(n) => Ok(u64::try_from(n).unwrap_or(0)),
-                _ => Err(protocol("delete_by_user")),
-            };
-        }
-        let ids: Vec<SessionId> = inner
-            .live_ids(key)
-            .await?
-            .into_iter()
-            .filter(|id| Some(id) != except)
-            .collect();
-        let deleted = join_all(
-            ids.iter()
-                .map(|id| async move { inner.delete_locked(id, Some(user_id)).await }),
-        )
-        .await;
-        deleted.into_iter().map(|r| r.map(u64::from)).sum()
+        Ok(self.revoke_user(user_id, except).await?.len() as u64)
     }
 
     async fn delete_expired(&self) -> Result<u64> {

@@ -1,9 +1,9 @@
 -- KEYS[1] user index key. ARGV: prefix, user id, id to keep (or ''). Deletes every live
--- session of the user but the kept one; returns how many.
+-- session of the user but the kept one; returns their ids.
 local p, user, keep = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()
 local ids = redis.call('ZRANGE', KEYS[1], '(' .. num(now), '+inf', 'BYSCORE')
-local n = 0
+local deleted = {}
 for _, id in ipairs(ids) do
   if id ~= keep then
     local rk = krec(p, id)
@@ -17,10 +17,10 @@ for _, id in ipairs(ids) do
         if redis.call('GET', ck) == id then redis.call('DEL', ck) end
       end
       redis.call('ZREM', kbucket(p, id), id)
-      n = n + 1
+      deleted[#deleted + 1] = id
     end
     redis.call('ZREM', KEYS[1], id)
   end
 end
 prune(KEYS[1], now)
-return n
+return deleted
