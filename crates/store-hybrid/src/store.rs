@@ -1,0 +1,494 @@
+//! HybridStore: reads from the L1 when tracking is live, everything else through RedisStore.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use fred::prelude::{Builder, ClientLike, Config, EventInterface, TrackingInterface};
+use fred::types::RespVersion;
+use parking_lot::Mutex;
+use session_core::{
+    Clock, ConnectionId, Error, FastClock, ListFilter, Page, Result, Session, SessionId, Store,
+    Timestamp, UserId,
+};
+use store_redis::RedisStore;
+use tokio::sync::OnceCell;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::config::HybridConfig;
+use crate::l1::L1;
+
+/// Counters of what the hybrid store did (since it started).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HybridStats {
+    /// Reads answered from the L1.
+    pub hits: u64,
+    /// Reads that went to Redis (misses, and reads while tracking was not live).
+    pub misses: u64,
+    /// Invalidation messages applied (one per key).
+    pub invalidations: u64,
+    /// Times the L1 was flushed (tracking lost, lagged or re-established).
+    pub flushes: u64,
+    /// Times tracking was (re-)enabled.
+    pub tracking_starts: u64,
+}
+
+/// An in-process L1 in front of a [`RedisStore`], kept coherent across instances by Redis
+/// client-side caching (see the crate docs). Cloning is cheap; clones share the L1.
+#[derive(Clone)]
+pub struct HybridStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    redis: RedisStore,
+    l1: L1,
+    shared: Arc<Shared>,
+    clock: FastClock,
+    max_age: Duration,
+    inflight: Mutex<HashMap<SessionId, Arc<OnceCell<Option<Arc<Session>>>>>>,
+    tracker: fred::prelude::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// State shared with the tracking task.
+struct Shared {
+    live: AtomicBool,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    invalidations: AtomicU64,
+    flushes: AtomicU64,
+    tracking_starts: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for HybridStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HybridStore")
+            .field("redis", &self.inner.redis)
+            .field("live", &self.is_tracking_live())
+            .field("l1_len", &self.inner.l1.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HybridStore {
+    /// Connects the Redis store and a separate RESP3 tracking connection, enables tracking
+    /// (`CLIENT TRACKING ON BCAST PREFIX <prefix>:s:`) and starts the task that applies
+    /// invalidations. Needs a tokio runtime.
+    pub async fn connect(config: HybridConfig) -> Result<Self> {
+        if config.capacity == 0 {
+            return Err(Error::invalid("capacity", "must be at least 1"));
+        }
+        if config.max_age.is_zero() || config.heartbeat.is_zero() {
+            return Err(Error::invalid(
+                "max_age",
+                "max_age and heartbeat must be positive",
+            ));
+        }
+        let redis = RedisStore::connect(config.redis.clone()).await?;
+        let mut fred_config = Config::from_url(&config.redis.url)
+            .map_err(|e| Error::invalid("url", e.to_string()))?;
+        fred_config.version = RespVersion::RESP3;
+        let timeout = config.redis.command_timeout;
+        let tracker = Builder::from_config(fred_config)
+            .with_performance_config(|p| {
+                p.default_command_timeout = timeout;
+                // Invalidations arrive here; a lagging receiver flushes the L1.
+                p.broadcast_channel_capacity = 4096;
+            })
+            .with_connection_config(|c| {
+                c.connection_timeout = config.redis.connect_timeout;
+                c.internal_command_timeout = timeout.max(config.redis.connect_timeout);
+            })
+            .set_policy(config.redis.reconnect.clone())
+            .build()
+            .map_err(map_err)?;
+        // Subscribe before connecting so that no event is missed.
+        let events = Events {
+            invalidations: tracker.invalidation_rx(),
+            reconnects: tracker.reconnect_rx(),
+            errors: tracker.error_rx(),
+            unresponsive: tracker.unresponsive_rx(),
+        };
+        let connect = async {
+            tracker.init().await?;
+            tracker.wait_for_connect().await
+        };
+        match tokio::time::timeout(config.redis.connect_timeout, connect).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(map_err(e)),
+            Err(_) => return Err(Error::Timeout { source: None }),
+        }
+        let shared = Arc::new(Shared {
+            live: AtomicBool::new(false),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            tracking_starts: AtomicU64::new(0),
+        });
+        let prefix = redis.record_key_prefix();
+        enable_tracking(&tracker, &prefix, timeout).await?;
+        shared.tracking_starts.fetch_add(1, Ordering::Relaxed);
+        shared.live.store(true, Ordering::Release);
+        let store = HybridStore {
+            inner: Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+                let task = tokio::spawn(track(
+                    weak.clone(),
+                    tracker.clone(),
+                    events,
+                    prefix,
+                    timeout,
+                    config.heartbeat,
+                ));
+                Inner {
+                    redis,
+                    l1: L1::new(config.capacity),
+                    shared,
+                    clock: FastClock::new(),
+                    max_age: config.max_age,
+                    inflight: Mutex::new(HashMap::new()),
+                    tracker,
+                    task,
+                }
+            }),
+        };
+        Ok(store)
+    }
+
+    /// The Redis store underneath.
+    pub fn redis(&self) -> &RedisStore {
+        &self.inner.redis
+    }
+
+    /// True while invalidations are being received, so the L1 is used.
+    pub fn is_tracking_live(&self) -> bool {
+        self.inner.shared.live.load(Ordering::Acquire)
+    }
+
+    /// True if the L1 holds an entry for `id` (for tests and diagnostics).
+    pub fn l1_contains(&self, id: &SessionId) -> bool {
+        self.inner.l1.contains(id)
+    }
+
+    /// What the store has done so far.
+    pub fn stats(&self) -> HybridStats {
+        let s = &self.inner.shared;
+        HybridStats {
+            hits: s.hits.load(Ordering::Relaxed),
+            misses: s.misses.load(Ordering::Relaxed),
+            invalidations: s.invalidations.load(Ordering::Relaxed),
+            flushes: s.flushes.load(Ordering::Relaxed),
+            tracking_starts: s.tracking_starts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The id of the tracking connection on the server (`CLIENT ID`), for tests that cut it.
+    pub async fn tracking_client_id(&self) -> Result<i64> {
+        use fred::prelude::ClientInterface;
+        self.inner.tracker.client_id().await.map_err(map_err)
+    }
+
+    /// Stops the tracking task and closes both connections.
+    pub async fn close(&self) -> Result<()> {
+        self.inner.shared.live.store(false, Ordering::Release);
+        self.inner.task.abort();
+        let _ = self.inner.tracker.quit().await;
+        self.inner.redis.close().await
+    }
+}
+
+impl Inner {
+    fn deadline(&self, s: &Session, now: Timestamp) -> Timestamp {
+        s.expires_at.min(now + self.max_age)
+    }
+
+    fn live(&self) -> bool {
+        self.shared.live.load(Ordering::Acquire)
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
+        if self.live() {
+            if let Some(s) = self.l1.get(id, self.clock.now()) {
+                self.shared.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(s));
+            }
+        }
+        self.shared.misses.fetch_add(1, Ordering::Relaxed);
+        if !self.live() {
+            return self.redis.get(id).await;
+        }
+        // Single flight: concurrent misses on one id share one Redis read.
+        let cell = Arc::clone(self.inflight.lock().entry(*id).or_default());
+        let result = cell
+            .get_or_try_init(|| async {
+                let ticket = self.l1.ticket(id);
+                let found = self.redis.get(id).await?;
+                if let Some(s) = &found {
+                    self.l1
+                        .fill(ticket, Arc::clone(s), self.deadline(s, self.clock.now()));
+                }
+                Ok::<_, Error>(found)
+            })
+            .await
+            .cloned();
+        let mut inflight = self.inflight.lock();
+        if inflight.get(id).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(id);
+        }
+        result
+    }
+
+    async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {
+        let now = self.clock.now();
+        let live = self.live();
+        let mut out: Vec<Option<Arc<Session>>> = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            match live.then(|| self.l1.get(id, now)).flatten() {
+                Some(s) => {
+                    self.shared.hits.fetch_add(1, Ordering::Relaxed);
+                    out.push(Some(s));
+                }
+                None => {
+                    out.push(None);
+                    missing.push(i);
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        self.shared
+            .misses
+            .fetch_add(missing.len() as u64, Ordering::Relaxed);
+        let miss_ids: Vec<SessionId> = missing.iter().map(|&i| ids[i]).collect();
+        let tickets: Vec<_> = miss_ids.iter().map(|id| self.l1.ticket(id)).collect();
+        let fetched = self.redis.get_many(&miss_ids).await?;
+        let now = self.clock.now();
+        for ((i, ticket), s) in missing.into_iter().zip(tickets).zip(fetched) {
+            if let (true, Some(s)) = (live, &s) {
+                self.l1.fill(ticket, Arc::clone(s), self.deadline(s, now));
+            }
+            out[i] = s;
+        }
+        Ok(out)
+    }
+
+    fn mark_down(&self) {
+        if self.shared.live.swap(false, Ordering::AcqRel) {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        self.l1.flush();
+        self.shared.flushes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct Events {
+    invalidations: tokio::sync::broadcast::Receiver<fred::types::client::Invalidation>,
+    reconnects: tokio::sync::broadcast::Receiver<fred::types::config::Server>,
+    errors:
+        tokio::sync::broadcast::Receiver<(fred::error::Error, Option<fred::types::config::Server>)>,
+    unresponsive: tokio::sync::broadcast::Receiver<fred::types::config::Server>,
+}
+
+async fn enable_tracking(
+    tracker: &fred::prelude::Client,
+    prefix: &str,
+    timeout: Duration,
+) -> Result<()> {
+    match tokio::time::timeout(
+        timeout,
+        tracker.start_tracking(prefix.to_owned(), true, false, false, false),
+    )
+    .await
+    {
+        Ok(r) => r.map_err(map_err),
+        Err(_) => Err(Error::Timeout { source: None }),
+    }
+}
+
+/// The receive loop: applies invalidations; on lag, error, unresponsiveness or reconnection
+/// it flushes the L1 and bypasses it until tracking is enabled again on a live connection.
+async fn track(
+    store: std::sync::Weak<Inner>,
+    tracker: fred::prelude::Client,
+    mut events: Events,
+    prefix: String,
+    timeout: Duration,
+    heartbeat: Duration,
+) {
+    enum Event {
+        Trouble,
+        Reconnected,
+        Invalidation(fred::types::client::Invalidation),
+        Lagged,
+        Closed,
+        Tick,
+    }
+    let mut tick = tokio::time::interval(heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // Wait without holding the store, so that dropping it ends this task.
+        let event = tokio::select! {
+            biased;
+            e = events.errors.recv() => match e {
+                Err(RecvError::Closed) => Event::Closed,
+                _ => Event::Trouble,
+            },
+            e = events.unresponsive.recv() => match e {
+                Err(RecvError::Closed) => Event::Closed,
+                _ => Event::Trouble,
+            },
+            e = events.reconnects.recv() => match e {
+                Err(RecvError::Closed) => Event::Closed,
+                _ => Event::Reconnected,
+            },
+            m = events.invalidations.recv() => match m {
+                Ok(inv) => Event::Invalidation(inv),
+                Err(RecvError::Lagged(_)) => Event::Lagged,
+                Err(RecvError::Closed) => Event::Closed,
+            },
+            _ = tick.tick() => Event::Tick,
+        };
+        let Some(inner) = store.upgrade() else { return };
+        match event {
+            Event::Trouble => inner.mark_down(),
+            Event::Closed => {
+                inner.mark_down();
+                return;
+            }
+            Event::Reconnected => {
+                // A new connection has no tracking: bypass until it is enabled again.
+                inner.mark_down();
+                restart(&inner, &tracker, &prefix, timeout).await;
+            }
+            Event::Invalidation(inv) => {
+                if inv.keys.is_empty() {
+                    // A null invalidation means "everything".
+                    inner.flush();
+                }
+                for key in &inv.keys {
+                    if let Some(id) = inner.redis.session_id_of_key(key.as_bytes()) {
+                        inner.l1.invalidate(&id);
+                        inner.shared.invalidations.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            // Messages were lost: whatever they named may be cached. Start over.
+            Event::Lagged => inner.flush(),
+            Event::Tick => {
+                if inner.live() {
+                    let ping = tokio::time::timeout(timeout, tracker.ping::<()>(None)).await;
+                    if !matches!(ping, Ok(Ok(()))) {
+                        inner.mark_down();
+                    }
+                } else {
+                    restart(&inner, &tracker, &prefix, timeout).await;
+                }
+            }
+        }
+    }
+}
+
+/// Re-enables tracking and, once the server confirms, flushes and goes live again.
+async fn restart(inner: &Inner, tracker: &fred::prelude::Client, prefix: &str, timeout: Duration) {
+    if !tracker.is_connected() {
+        return;
+    }
+    if enable_tracking(tracker, prefix, timeout).await.is_ok() {
+        inner.shared.tracking_starts.fetch_add(1, Ordering::Relaxed);
+        inner.flush();
+        inner.shared.live.store(true, Ordering::Release);
+    }
+}
+
+fn map_err(e: fred::error::Error) -> Error {
+    match e.kind() {
+        fred::error::ErrorKind::Timeout => Error::Timeout {
+            source: Some(Box::new(e)),
+        },
+        fred::error::ErrorKind::IO | fred::error::ErrorKind::Canceled => Error::Unavailable {
+            source: Box::new(e),
+        },
+        _ => Error::backend(e),
+    }
+}
+
+impl Store for HybridStore {
+    async fn create(&self, session: Session) -> Result<Arc<Session>> {
+        self.inner.redis.create(session).await
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
+        self.inner.get(id).await
+    }
+
+    async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {
+        self.inner.get_many(ids).await
+    }
+
+    async fn update(&self, session: Session) -> Result<Arc<Session>> {
+        let id = session.id;
+        let r = self.inner.redis.update(session).await;
+        // Evict whatever happened: a timeout may still have written.
+        self.inner.l1.invalidate(&id);
+        r
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: Timestamp) -> Result<Arc<Session>> {
+        let r = self.inner.redis.touch(id, expires_at).await;
+        self.inner.l1.invalidate(id);
+        r
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<bool> {
+        let r = self.inner.redis.delete(id).await;
+        self.inner.l1.invalidate(id);
+        r
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Page> {
+        self.inner.redis.list(filter).await
+    }
+
+    async fn get_by_connection_id(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<Option<Arc<Session>>> {
+        self.inner.redis.get_by_connection_id(connection_id).await
+    }
+
+    async fn get_by_user_id(&self, user_id: &UserId) -> Result<Vec<Arc<Session>>> {
+        self.inner.redis.get_by_user_id(user_id).await
+    }
+
+    async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
+        let deleted = self.inner.redis.revoke_user(user_id, except).await;
+        match &deleted {
+            Ok(ids) => ids.iter().for_each(|id| self.inner.l1.invalidate(id)),
+            // Unknown what was deleted: drop everything rather than serve a revoked session.
+            Err(_) => self.inner.flush(),
+        }
+        Ok(deleted?.len() as u64)
+    }
+
+    async fn delete_expired(&self) -> Result<u64> {
+        self.inner.redis.delete_expired().await
+    }
+
+    async fn count(&self) -> Result<u64> {
+        self.inner.redis.count().await
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared by the hybrid test binaries.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::conformance::{Fixture, TimeControl};
+use session_core::{BoxFuture, Clock, SystemClock, Timestamp};
+use store_hybrid::{HybridConfig, HybridStore};
+use store_redis::RedisConfig;
+
+/// Redis expires keys by its own clock, so expiry cases sleep.
+#[derive(Debug)]
+pub struct ServerTime;
+
+impl TimeControl for ServerTime {
+    fn now(&self) -> Timestamp {
+        SystemClock.now()
+    }
+    fn advance(&self, by: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(by))
+    }
+    fn short_ttl(&self) -> Duration {
+        Duration::from_millis(400)
+    }
+}
+
+pub async fn hybrid(url: &str, prefix: &str) -> HybridStore {
+    HybridStore::connect(HybridConfig::new(RedisConfig::new(url).prefix(prefix)))
+        .await
+        .expect("connect the hybrid store")
+}
+
+/// A hybrid store on `url` with a fresh prefix; its keys are removed after a passing case.
+pub async fn fixture(url: &str, name: &str) -> Fixture<HybridStore> {
+    let prefix = testkit::unique_prefix(name);
+    let store = hybrid(url, &prefix).await;
+    let url = url.to_owned();
+    Fixture::new(store, Arc::new(ServerTime)).with_teardown(async move {
+        testkit::cleanup_prefix(&url, &prefix)
+            .await
+            .expect("clean up the test prefix");
+    })
+}
+
+/// Declares `async fn server() -> Option<&'static $ty>`, started once per test binary.
+#[macro_export]
+macro_rules! shared_server {
+    ($ty:ty, $start:expr) => {
+        static SERVER: tokio::sync::OnceCell<Option<$ty>> = tokio::sync::OnceCell::const_new();
+
+        async fn server() -> Option<&'static $ty> {
+            SERVER.get_or_init(|| async { $start }).await.as_ref()
+        }
+    };
+}
+
+/// Polls `cond` every 100 us until it holds; panics after `within`.
+pub async fn eventually(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_micros(100)).await;
+    }
+}

@@ -1,0 +1,19 @@
+//! The conformance suite on HybridStore over Debian's Redis 7.0, directly and through
+//! `Arc<dyn DynStore>`.
+
+mod common;
+
+use session_core::conformance::Fixture;
+use store_hybrid::HybridStore;
+
+shared_server!(
+    testkit::RedisServer,
+    testkit::server(testkit::Flavor::Redis).await
+);
+
+async fn fixture() -> Option<Fixture<HybridStore>> {
+    let server = server().await?;
+    Some(common::fixture(server.url(), "hybrid").await)
+}
+
+session_core::conformance_suite!(fixture);
