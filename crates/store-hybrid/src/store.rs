@@ -48,10 +48,13 @@ struct Inner {
     shared: Arc<Shared>,
     clock: FastClock,
     max_age: Duration,
-    inflight: Mutex<HashMap<SessionId, Arc<OnceCell<Option<Arc<Session>>>>>>,
+    inflight: Mutex<HashMap<SessionId, Flight>>,
     tracker: fred::prelude::Client,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// One Redis read that concurrent misses on the same id wait for.
+type Flight = Arc<OnceCell<Option<Arc<Session>>>>;
 
 /// State shared with the tracking task.
 struct Shared {
