@@ -50,7 +50,7 @@ struct Inner {
     max_age: Duration,
     inflight: Mutex<HashMap<SessionId, Flight>>,
     tracker: fred::prelude::Client,
-    task: tokio::task::JoinHandle<()>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// One Redis read that concurrent misses on the same id wait for.
@@ -68,7 +68,16 @@ struct Shared {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.task.lock().take() {
+            task.abort();
+        }
+        // Close the tracking connection in the background (fred needs the runtime for it).
+        let tracker = self.tracker.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = tracker.quit().await;
+            });
+        }
     }
 }
 
@@ -142,28 +151,27 @@ impl HybridStore {
         enable_tracking(&tracker, &prefix, timeout).await?;
         shared.tracking_starts.fetch_add(1, Ordering::Relaxed);
         shared.live.store(true, Ordering::Release);
-        let store = HybridStore {
-            inner: Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
-                let task = tokio::spawn(track(
-                    weak.clone(),
-                    tracker.clone(),
-                    events,
-                    prefix,
-                    timeout,
-                    config.heartbeat,
-                ));
-                Inner {
-                    redis,
-                    l1: L1::new(config.capacity),
-                    shared,
-                    clock: FastClock::new(),
-                    max_age: config.max_age,
-                    inflight: Mutex::new(HashMap::new()),
-                    tracker,
-                    task,
-                }
-            }),
-        };
+        let inner = Arc::new(Inner {
+            redis,
+            l1: L1::new(config.capacity),
+            shared,
+            clock: FastClock::new(),
+            max_age: config.max_age,
+            inflight: Mutex::new(HashMap::new()),
+            tracker: tracker.clone(),
+            task: Mutex::new(None),
+        });
+        // The task holds the store weakly: dropping the last HybridStore ends it.
+        let task = tokio::spawn(track(
+            Arc::downgrade(&inner),
+            tracker,
+            events,
+            prefix,
+            timeout,
+            config.heartbeat,
+        ));
+        *inner.task.lock() = Some(task);
+        let store = HybridStore { inner };
         Ok(store)
     }
 
@@ -203,7 +211,9 @@ impl HybridStore {
     /// Stops the tracking task and closes both connections.
     pub async fn close(&self) -> Result<()> {
         self.inner.shared.live.store(false, Ordering::Release);
-        self.inner.task.abort();
+        if let Some(task) = self.inner.task.lock().take() {
+            task.abort();
+        }
         let _ = self.inner.tracker.quit().await;
         self.inner.redis.close().await
     }
@@ -311,13 +321,12 @@ async fn enable_tracking(
     prefix: &str,
     timeout: Duration,
 ) -> Result<()> {
-    match tokio::time::timeout(
-        timeout,
-        tracker.start_tracking(prefix.to_owned(), true, false, false, false),
-    )
-    .await
-    {
-        Ok(r) => r.map_err(map_err),
+    let start = tracker.start_tracking(prefix.to_owned(), true, false, false, false);
+    match tokio::time::timeout(timeout, start).await {
+        Ok(Ok(())) => Ok(()),
+        // Redis refuses a prefix the connection already tracks: then tracking is on.
+        Ok(Err(e)) if e.details().contains("overlaps") => Ok(()),
+        Ok(Err(e)) => Err(map_err(e)),
         Err(_) => Err(Error::Timeout { source: None }),
     }
 }
@@ -340,7 +349,7 @@ async fn track(
         Closed,
         Tick,
     }
-    let mut tick = tokio::time::interval(heartbeat);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Wait without holding the store, so that dropping it ends this task.
