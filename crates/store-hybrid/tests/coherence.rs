@@ -13,7 +13,7 @@ use redis::AsyncCommands;
 use session_core::{Clock, Session, SessionState, Store, SystemClock, UserId};
 use store_hybrid::HybridStore;
 
-shared_server!(
+testkit::shared_server!(
     testkit::RedisServer,
     testkit::server(testkit::Flavor::Redis).await
 );

@@ -5,7 +5,7 @@ mod common;
 use session_core::conformance::Fixture;
 use store_hybrid::HybridStore;
 
-shared_server!(testkit::RedisCluster, testkit::cluster(0).await);
+testkit::shared_server!(testkit::RedisCluster, testkit::cluster(0).await);
 
 async fn fixture() -> Option<Fixture<HybridStore>> {
     let cluster = server().await?;

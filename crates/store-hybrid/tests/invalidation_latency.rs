@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use session_core::{Clock, Session, Store, SystemClock, UserId};
 
-shared_server!(
+testkit::shared_server!(
     testkit::RedisServer,
     testkit::server(testkit::Flavor::Redis).await
 );

@@ -6,7 +6,7 @@ mod common;
 use session_core::conformance::Fixture;
 use store_redis::RedisStore;
 
-shared_server!(
+testkit::shared_server!(
     testkit::RedisServer,
     testkit::server(testkit::Flavor::Redis).await
 );

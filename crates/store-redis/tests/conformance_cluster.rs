@@ -5,7 +5,7 @@ mod common;
 use session_core::conformance::Fixture;
 use store_redis::RedisStore;
 
-shared_server!(testkit::RedisCluster, testkit::cluster(0).await);
+testkit::shared_server!(testkit::RedisCluster, testkit::cluster(0).await);
 
 async fn fixture() -> Option<Fixture<RedisStore>> {
     let cluster = server().await?;

@@ -6,7 +6,7 @@ mod common;
 use session_core::conformance::Fixture;
 use store_redis::RedisStore;
 
-shared_server!(testkit::RedisSentinel, testkit::sentinel().await);
+testkit::shared_server!(testkit::RedisSentinel, testkit::sentinel().await);
 
 async fn fixture() -> Option<Fixture<RedisStore>> {
     let s = server().await?;

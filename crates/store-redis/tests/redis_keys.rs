@@ -12,7 +12,7 @@ use session_core::{
 };
 use store_redis::{RedisConfig, RedisStore, escape_user};
 
-shared_server!(
+testkit::shared_server!(
     testkit::RedisServer,
     testkit::server(testkit::Flavor::Redis).await
 );

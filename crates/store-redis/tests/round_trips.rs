@@ -15,7 +15,7 @@ use session_core::{
 };
 use store_redis::{RedisConfig, RedisStore};
 
-shared_server!(
+testkit::shared_server!(
     testkit::RedisServer,
     testkit::server(testkit::Flavor::Redis).await
 );

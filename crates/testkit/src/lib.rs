@@ -452,3 +452,36 @@ mod tests {
         assert_eq!(redact("redis://h:1"), "redis://h:1");
     }
 }
+
+/// The conformance suite's time model for a store on a Redis server: Redis expires keys by its
+/// own clock, so expiry cases sleep (the server runs on this machine, so the system clock is
+/// its clock).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerTime;
+
+impl session_core::conformance::TimeControl for ServerTime {
+    fn now(&self) -> session_core::Timestamp {
+        session_core::Clock::now(&session_core::SystemClock)
+    }
+    fn advance(&self, by: std::time::Duration) -> session_core::BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(by))
+    }
+    fn short_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(400)
+    }
+}
+
+/// Declares `async fn server() -> Option<&'static $ty>` in a test binary: the server (or
+/// cluster, or sentinel set) is started once, by the first test that asks, with `$start` (an
+/// expression giving an `Option<$ty>`, such as `testkit::server(Flavor::Redis).await`), and
+/// shared by every test of the binary; testkit's watchdog stops it when the binary exits.
+#[macro_export]
+macro_rules! shared_server {
+    ($ty:ty, $start:expr) => {
+        static SERVER: tokio::sync::OnceCell<Option<$ty>> = tokio::sync::OnceCell::const_new();
+
+        async fn server() -> Option<&'static $ty> {
+            SERVER.get_or_init(|| async { $start }).await.as_ref()
+        }
+    };
+}

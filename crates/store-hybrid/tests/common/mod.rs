@@ -4,26 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::conformance::{Fixture, TimeControl};
-use session_core::{BoxFuture, Clock, SystemClock, Timestamp};
+use session_core::conformance::Fixture;
 use store_hybrid::{HybridConfig, HybridStore};
 use store_redis::RedisConfig;
-
-/// Redis expires keys by its own clock, so expiry cases sleep.
-#[derive(Debug)]
-pub struct ServerTime;
-
-impl TimeControl for ServerTime {
-    fn now(&self) -> Timestamp {
-        SystemClock.now()
-    }
-    fn advance(&self, by: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(tokio::time::sleep(by))
-    }
-    fn short_ttl(&self) -> Duration {
-        Duration::from_millis(400)
-    }
-}
 
 pub async fn hybrid(url: &str, prefix: &str) -> HybridStore {
     HybridStore::connect(HybridConfig::new(RedisConfig::new(url).prefix(prefix)))
@@ -36,23 +19,11 @@ pub async fn fixture(url: &str, name: &str) -> Fixture<HybridStore> {
     let prefix = testkit::unique_prefix(name);
     let store = hybrid(url, &prefix).await;
     let url = url.to_owned();
-    Fixture::new(store, Arc::new(ServerTime)).with_teardown(async move {
+    Fixture::new(store, Arc::new(testkit::ServerTime)).with_teardown(async move {
         testkit::cleanup_prefix(&url, &prefix)
             .await
             .expect("clean up the test prefix");
     })
-}
-
-/// Declares `async fn server() -> Option<&'static $ty>`, started once per test binary.
-#[macro_export]
-macro_rules! shared_server {
-    ($ty:ty, $start:expr) => {
-        static SERVER: tokio::sync::OnceCell<Option<$ty>> = tokio::sync::OnceCell::const_new();
-
-        async fn server() -> Option<&'static $ty> {
-            SERVER.get_or_init(|| async { $start }).await.as_ref()
-        }
-    };
 }
 
 /// Polls `cond` every 100 us until it holds; panics after `within`.
