@@ -36,8 +36,10 @@ pub struct RedisConfig {
     /// How to reconnect after a connection drops (default: exponential back-off from 50 ms to
     /// 2 s, retrying forever). Always set: fred's own default is not to reconnect.
     pub reconnect: ReconnectPolicy,
-    /// Send reads (`get`, `get_many`) to replicas (feature `replicas`). Off by default: a
-    /// replica can lag, so a session deleted on the primary may still be read there.
+    /// Send reads (`get`, `get_many`) to replicas (feature `replicas`; fred 10.1 supports
+    /// replica routing for Cluster deployments, elsewhere reads stay on the primary). Off by
+    /// default: a replica lags, so a session just deleted on the primary may still be read
+    /// there, and a session just created may not be yet.
     pub replica_reads: bool,
     /// Speak RESP3 instead of RESP2 (default RESP2).
     pub resp3: bool,
