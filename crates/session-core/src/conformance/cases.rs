@@ -219,6 +219,14 @@ pub async fn create_rejects_bad_input_table<S: Store + 'static>(f: Fixture<S>) {
     let mut s = base.clone();
     s.metadata = [("a\nb".to_owned(), "v".to_owned())].into();
     cases.push(("control character in metadata key", "metadata", s));
+    let mut s = base.clone();
+    s.metadata = (0..10_000)
+        .map(|i| (format!("k{i}"), String::new()))
+        .collect();
+    cases.push(("10 000 metadata entries", "metadata", s));
+    let mut s = base.clone();
+    s.metadata = [("k".to_owned(), "v".repeat(10 << 20))].into();
+    cases.push(("a 10 MB metadata value", "metadata", s));
     // The same bad inputs on a session that also collides: validation comes first.
     let mut s = base.clone();
     s.id = keep.id;
@@ -240,6 +248,7 @@ pub async fn user_id_validation<S: Store + 'static>(_f: Fixture<S>) {
     for bad in ["", "\0", "a\u{1b}b", "line\nbreak", "tab\t"] {
         assert_invalid(UserId::new(bad), "user_id");
     }
+    assert_invalid(UserId::new("u".repeat(10 << 20)), "user_id");
     assert_invalid(
         UserId::new("x".repeat(limits::USER_ID_MAX_BYTES + 1)),
         "user_id",
