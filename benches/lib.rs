@@ -3,6 +3,7 @@
 //! Run them with `cargo bench -p benches` (all) or `cargo bench -p benches --bench stores`.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use session_core::{ConnectionId, Session, SessionState, Timestamp, UserId};
@@ -32,4 +33,55 @@ pub fn seed_session_with_metadata(i: usize, now: Timestamp) -> Session {
 /// `user-{i}`.
 pub fn seed_user(i: usize) -> UserId {
     UserId::new(format!("user-{i}")).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+/// Whether this is a smoke run (`SESSION_BENCH_QUICK=1`, as `cargo xtask bench --quick` sets):
+/// benches then skip their own longer measurement times and shorten fixed loops, so criterion's
+/// command-line times (`--warm-up-time`, `--measurement-time`) hold everywhere.
+pub fn quick() -> bool {
+    std::env::var("SESSION_BENCH_QUICK").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Criterion as every bench here configures it: the command line's settings, and a flame-graph
+/// profiler that runs only in profile mode (`-- --profile-time SECONDS`), writing
+/// `target/criterion/<benchmark>/profile/flamegraph.svg`.
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .with_profiler(Flamegraph::default())
+        .configure_from_args()
+}
+
+/// A criterion [`Profiler`](criterion::profiler::Profiler) sampling with pprof (997 Hz) and
+/// writing a flame graph per profiled benchmark.
+#[derive(Default)]
+pub struct Flamegraph {
+    guard: Option<pprof::ProfilerGuard<'static>>,
+}
+
+impl criterion::profiler::Profiler for Flamegraph {
+    fn start_profiling(&mut self, _benchmark_id: &str, _benchmark_dir: &Path) {
+        self.guard = pprof::ProfilerGuardBuilder::default()
+            .frequency(997)
+            .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+            .build()
+            .map_err(|e| eprintln!("flame graph: cannot start pprof: {e}"))
+            .ok();
+    }
+
+    fn stop_profiling(&mut self, benchmark_id: &str, benchmark_dir: &Path) {
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        let written = (|| -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+            let report = guard.report().build()?;
+            std::fs::create_dir_all(benchmark_dir)?;
+            let path = benchmark_dir.join("flamegraph.svg");
+            report.flamegraph(std::fs::File::create(&path)?)?;
+            Ok(path)
+        })();
+        match written {
+            Ok(path) => eprintln!("flame graph of {benchmark_id}: {}", path.display()),
+            Err(e) => eprintln!("flame graph of {benchmark_id}: failed: {e}"),
+        }
+    }
 }

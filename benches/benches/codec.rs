@@ -54,5 +54,9 @@ fn codecs(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codecs);
+criterion_group! {
+    name = benches;
+    config = benches::criterion();
+    targets = codecs
+}
 criterion_main!(benches);

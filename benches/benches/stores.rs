@@ -1,5 +1,6 @@
 //! One criterion group per operation, one `BenchmarkId` per store, so each group reads as a
-//! comparison: Create, Get, Update, GetByUserID(10), and get throughput on 1 and 2 threads.
+//! comparison: Create, Get, Update, GetByUserID(10), GetMany(10), Delete, and get throughput on
+//! 1 and 2 threads.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -169,13 +170,58 @@ fn get_by_user_id(c: &mut Criterion) {
     g.finish();
 }
 
+fn get_many(c: &mut Criterion) {
+    let rt = runtime();
+    let (store, sessions) = prefilled(&rt);
+    let ids: Vec<SessionId> = sessions.iter().map(|s| s.id).collect();
+    let mut g = c.benchmark_group("GetMany(10)");
+    let mut i = 0usize;
+    g.bench_function(BenchmarkId::new("memory", 10), |b| {
+        b.to_async(&rt).iter(|| {
+            i = (i + 10) % (ids.len() - 10);
+            let (store, ids) = (&store, &ids[i..i + 10]);
+            async move { black_box(store.get_many(ids).await.unwrap()) }
+        })
+    });
+    g.finish();
+}
+
+/// Each sample deletes sessions created (untimed) just before it.
+fn delete(c: &mut Criterion) {
+    let rt = runtime();
+    let store = MemoryStore::new();
+    let counter = AtomicUsize::new(0);
+    let mut g = c.benchmark_group("Delete");
+    g.bench_function(BenchmarkId::new("memory", "seed"), |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (store, counter) = (&store, &counter);
+            async move {
+                let now = SystemClock.now();
+                let mut ids = Vec::with_capacity(iters as usize);
+                for _ in 0..iters {
+                    let i = counter.fetch_add(1, Ordering::Relaxed);
+                    ids.push(store.create(seed_session(i, now)).await.unwrap().id);
+                }
+                let start = Instant::now();
+                for id in &ids {
+                    black_box(store.delete(id).await.unwrap());
+                }
+                start.elapsed()
+            }
+        })
+    });
+    g.finish();
+}
+
 /// Gets per second from `threads` OS threads hammering one store.
 fn get_throughput(c: &mut Criterion) {
     let rt = runtime();
     let (store, sessions) = prefilled(&rt);
     let ids: Arc<Vec<SessionId>> = Arc::new(sessions.iter().map(|s| s.id).collect());
     let mut g = c.benchmark_group("GetThroughput");
-    g.measurement_time(Duration::from_secs(4));
+    if !benches::quick() {
+        g.measurement_time(Duration::from_secs(4));
+    }
     for threads in [1usize, 2] {
         g.throughput(Throughput::Elements(threads as u64));
         g.bench_function(BenchmarkId::new("memory", threads), |b| {
@@ -200,5 +246,9 @@ fn get_throughput(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, create, get, update, get_by_user_id, get_throughput);
+criterion_group! {
+    name = benches;
+    config = benches::criterion();
+    targets = create, get, update, get_by_user_id, get_many, delete, get_throughput
+}
 criterion_main!(benches);

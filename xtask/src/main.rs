@@ -1,5 +1,48 @@
-//! `cargo xtask`: project automation (being written).
+//! `cargo xtask`: project automation in Rust, in the rust-analyzer style: `flags.rs` parses
+//! the command line, and each task is one module.
+//!
+//! ```text
+//! cargo xtask image   build local Redis / Valkey images from binaries on this machine
+//! cargo xtask test    the whole test matrix (workspace, then Redis in containers)
+//! cargo xtask bench   the store comparison and its report
+//! cargo xtask ci      what CI runs: fmt, clippy, docs, images, tests, workflow lint
+//! ```
+//!
+//! Run with no arguments (or `help`) for the flags.
 
-fn main() {
-    println!("cargo xtask: bench | test | ci | image (being written)");
+mod bench;
+mod ci;
+mod flags;
+mod image;
+mod report;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let task = match flags::parse(std::env::args().skip(1)) {
+        Ok(task) => task,
+        Err(e) => {
+            eprintln!("cargo xtask: {e}\n\n{}", flags::HELP);
+            return ExitCode::from(2);
+        }
+    };
+    let result = match task {
+        flags::Task::Help => {
+            println!("{}", flags::HELP);
+            Ok(())
+        }
+        flags::Task::Image(f) => image::run(&f).map(drop),
+        flags::Task::Test(f) => test::run(&f),
+        flags::Task::Bench(f) => bench::run(&f),
+        flags::Task::Ci(f) => ci::run(&f),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cargo xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

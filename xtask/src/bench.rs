@@ -1,0 +1,612 @@
+//! `cargo xtask bench`: picks a Redis (and says which and why), runs the criterion benches in
+//! `benches/` with progress, keeps what they print beside criterion's own files, and hands over
+//! to `report` to write target/session-bench/.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::channel;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::flags;
+use crate::image;
+use crate::report;
+use crate::util::{Result, cargo, err, human_duration, output, root, run as run_cmd, show};
+
+/// testkit's default image (kept in step with `testkit::DEFAULT_IMAGE`).
+const DEFAULT_IMAGE: &str = "redis:7.4-alpine";
+
+/// Which Redis the benches use: the environment to run them with and why.
+struct RedisChoice {
+    /// Environment changes: `(name, Some(value))` sets, `(name, None)` removes.
+    env: Vec<(&'static str, Option<String>)>,
+    why: String,
+}
+
+impl RedisChoice {
+    fn apply(&self, cmd: &mut Command) {
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.env("SESSION_STORE_REQUIRE_REDIS", "1");
+    }
+}
+
+/// A bench target: its name, whether it is criterion (has ids), extra args.
+struct Target {
+    name: &'static str,
+    criterion: bool,
+}
+
+pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
+    let out_dir = target_dir()?.join("session-bench");
+    fs::create_dir_all(&out_dir)?;
+    if flags.no_run {
+        return report::write(&out_dir, flags.update_docs);
+    }
+    let started = Instant::now();
+    let date = output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))?;
+    let redis = choose_redis(flags)?;
+    println!("bench: Redis: {}", redis.why);
+
+    let mut targets = vec![
+        Target {
+            name: "stores",
+            criterion: true,
+        },
+        Target {
+            name: "redis",
+            criterion: true,
+        },
+    ];
+    if root().join("benches/benches/peers.rs").is_file() {
+        targets.push(Target {
+            name: "peers",
+            criterion: true,
+        });
+    }
+    targets.extend([
+        Target {
+            name: "codec",
+            criterion: true,
+        },
+        Target {
+            name: "round_trips",
+            criterion: false,
+        },
+        Target {
+            name: "footprint",
+            criterion: false,
+        },
+    ]);
+
+    println!("bench: compiling the benches");
+    run_cmd(cargo().args(["bench", "-p", "benches", "--no-run"]))?;
+    if let Some(op) = &flags.profile {
+        let criterion_targets: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.criterion)
+            .map(|t| t.name)
+            .collect();
+        return profile(
+            op,
+            flags.profile_time.unwrap_or(10.0),
+            &criterion_targets,
+            &redis,
+        );
+    }
+
+    // What each criterion bench will run, for progress and for the report.
+    let mut listed: Vec<(&str, Vec<String>)> = Vec::new();
+    for t in targets.iter().filter(|t| t.criterion) {
+        let mut cmd = cargo();
+        cmd.args([
+            "bench", "-q", "-p", "benches", "--bench", t.name, "--", "--list",
+        ]);
+        redis.apply(&mut cmd);
+        let text = output(&mut cmd)?;
+        let ids: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_suffix(": benchmark"))
+            .map(str::to_owned)
+            .collect();
+        listed.push((t.name, ids));
+    }
+    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    println!(
+        "bench: {total} benchmarks in {} criterion benches ({}), then round trips and footprint{}",
+        listed.len(),
+        listed
+            .iter()
+            .map(|(n, ids)| format!("{n}: {}", ids.len()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if flags.quick { "; --quick" } else { "" }
+    );
+
+    let criterion_args: Vec<&str> = if flags.quick {
+        vec![
+            "--warm-up-time",
+            "0.2",
+            "--measurement-time",
+            "0.5",
+            "--sample-size",
+            "10",
+            "--noplot",
+        ]
+    } else {
+        vec!["--noplot"]
+    };
+    let round_trips_json = out_dir.join("round_trips.json");
+    let _ = fs::remove_file(&round_trips_json);
+    let mut done = 0usize;
+    let mut logs = Vec::new();
+    for t in &targets {
+        let ids = listed
+            .iter()
+            .find(|(n, _)| *n == t.name)
+            .map(|(_, ids)| ids.clone())
+            .unwrap_or_default();
+        let remaining_after: Vec<String> = targets
+            .iter()
+            .skip_while(|x| x.name != t.name)
+            .skip(1)
+            .map(|x| x.name.to_owned())
+            .collect();
+        println!(
+            "\n== [{}] bench `{}`{} (then: {})",
+            human_duration(started.elapsed()),
+            t.name,
+            if ids.is_empty() {
+                String::new()
+            } else {
+                format!(", {} benchmarks", ids.len())
+            },
+            if remaining_after.is_empty() {
+                "the report".to_owned()
+            } else {
+                remaining_after.join(", ")
+            }
+        );
+        let mut cmd = cargo();
+        cmd.args(["bench", "-q", "-p", "benches", "--bench", t.name, "--"]);
+        match t.name {
+            "footprint" => {
+                cmd.arg(if flags.quick { "100000" } else { "1000000" });
+            }
+            "round_trips" => {
+                cmd.env("SESSION_BENCH_ROUND_TRIPS", &round_trips_json);
+            }
+            _ => {
+                cmd.args(&criterion_args);
+            }
+        }
+        redis.apply(&mut cmd);
+        if t.name == "round_trips" {
+            // MONITOR needs a server nobody else uses: never a shared REDIS_URL.
+            cmd.env_remove("REDIS_URL");
+        }
+        if flags.quick {
+            cmd.env("SESSION_BENCH_QUICK", "1");
+        }
+        let log = run_with_progress(&mut cmd, &ids, started, &mut done, total)?;
+        fs::write(out_dir.join(format!("{}.log", t.name)), &log.stdout)?;
+        logs.push((t.name, log));
+    }
+
+    let mut run = json!({
+        "date": date,
+        "quick": flags.quick,
+        "redis_choice": redis.why,
+        "benches": listed.iter().map(|(n, ids)| json!({"name": n, "ids": ids})).collect::<Vec<_>>(),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    for (name, log) in &logs {
+        if let Some(server) = &log.server {
+            run[format!("server_{name}")] = json!(server);
+        }
+        match *name {
+            "redis" => run["paired"] = parse_paired(&log.stdout),
+            "footprint" => run["footprint"] = parse_footprint(&log.stdout),
+            "codec" => {
+                run["codec_sizes"] = json!(
+                    log.stdout
+                        .lines()
+                        .find_map(|l| l.strip_prefix("encoded sizes: "))
+                )
+            }
+            _ => {}
+        }
+    }
+    run["round_trips"] = fs::read(&round_trips_json)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    fs::write(out_dir.join("run.json"), serde_json::to_vec_pretty(&run)?)?;
+    println!(
+        "\nbench: all benches ran in {}",
+        human_duration(started.elapsed())
+    );
+    report::write(&out_dir, flags.update_docs)
+}
+
+/// `--profile OP`: runs each matching benchmark under criterion's profile mode, where
+/// `benches::criterion()`'s pprof profiler writes a flame graph; prints the paths.
+fn profile(op: &str, seconds: f64, targets: &[&str], redis: &RedisChoice) -> Result<()> {
+    let started = Instant::now();
+    let mut written = Vec::new();
+    let mut all = Vec::new();
+    for t in targets {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-q", "-p", "benches", "--bench", t, "--", "--list"]);
+        redis.apply(&mut cmd);
+        let text = output(&mut cmd)?;
+        let ids: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_suffix(": benchmark"))
+            .map(str::to_owned)
+            .collect();
+        all.extend(ids.iter().cloned());
+        let matching: Vec<String> = ids
+            .into_iter()
+            .filter(|id| id == op || id.starts_with(&format!("{op}/")))
+            .collect();
+        if matching.is_empty() {
+            continue;
+        }
+        let filter = format!(
+            "^({})$",
+            matching
+                .iter()
+                .map(|id| regex_escape(id))
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        println!(
+            "bench: profiling {} in `{t}` for {seconds} s each: {}",
+            matching.len(),
+            matching.join(", ")
+        );
+        let mut cmd = cargo();
+        cmd.args(["bench", "-q", "-p", "benches", "--bench", t, "--"])
+            .args(["--profile-time", &seconds.to_string(), &filter]);
+        redis.apply(&mut cmd);
+        let mut done = 0;
+        let log = run_with_progress(&mut cmd, &matching, started, &mut done, matching.len())?;
+        written.extend(log.flamegraphs);
+    }
+    if written.is_empty() {
+        return Err(err(format!(
+            "no flame graph written: no benchmark id is `{op}` or starts with `{op}/`; ids: {}",
+            all.join(", ")
+        )));
+    }
+    println!(
+        "
+flame graphs ({}):",
+        human_duration(started.elapsed())
+    );
+    for w in written {
+        println!("  {w}");
+    }
+    Ok(())
+}
+
+/// Escapes regex metacharacters (criterion's filter is a regex).
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The workspace's target directory (`CARGO_TARGET_DIR` aware), from `cargo metadata`.
+pub(crate) fn target_dir() -> Result<PathBuf> {
+    let text = output(cargo().args(["metadata", "--format-version", "1", "--no-deps"]))?;
+    let v: Value = serde_json::from_str(&text)?;
+    v["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| err("cargo metadata gave no target_directory"))
+}
+
+fn choose_redis(flags: &flags::Bench) -> Result<RedisChoice> {
+    if let Some(url) = &flags.redis_url {
+        return Ok(RedisChoice {
+            env: vec![("REDIS_URL", Some(url.clone()))],
+            why: format!(
+                "{} (--redis-url; a server not started here: only keys under a fresh prefix \
+                 are written and removed; round trips are counted on a server started for it)",
+                redact(url)
+            ),
+        });
+    }
+    let env_url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
+    if let (Some(url), None) = (&env_url, &flags.redis_image) {
+        return Ok(RedisChoice {
+            env: vec![],
+            why: format!(
+                "{} (REDIS_URL is set; pass --redis-image to use a container)",
+                redact(url)
+            ),
+        });
+    }
+    let image_env = |image: &str| {
+        vec![
+            ("REDIS_URL", None),
+            ("SESSION_STORE_REDIS_IMAGE", Some(image.to_owned())),
+        ]
+    };
+    if let Some(image) = &flags.redis_image {
+        image::docker_usable()?;
+        if !image::present(image) {
+            return Err(err(format!(
+                "image {image} is not present locally (testkit never pulls): `docker pull \
+                 {image}`, or `cargo xtask image` for the local ones"
+            )));
+        }
+        return Ok(RedisChoice {
+            env: image_env(image),
+            why: format!("a container from {image} started by testcontainers (--redis-image)"),
+        });
+    }
+    let docker = image::docker_usable();
+    if docker.is_ok() && image::present(DEFAULT_IMAGE) {
+        return Ok(RedisChoice {
+            env: image_env(DEFAULT_IMAGE),
+            why: format!(
+                "a container from {DEFAULT_IMAGE} (the default image, present locally) started \
+                 by testcontainers"
+            ),
+        });
+    }
+    let local = image::sources().into_iter().find(|s| s.flavor == "redis");
+    match (docker, local) {
+        (Ok(()), Some(source)) => {
+            let tag = source.tag();
+            image::ensure()?;
+            Ok(RedisChoice {
+                env: image_env(&tag),
+                why: format!(
+                    "a container from {tag} started by testcontainers ({DEFAULT_IMAGE} is not \
+                     present locally and is never pulled; {tag} is built by `cargo xtask image` \
+                     from {} {})",
+                    source.binary.display(),
+                    source.version
+                ),
+            })
+        }
+        (docker, _) => Ok(RedisChoice {
+            env: vec![
+                ("REDIS_URL", None),
+                ("SESSION_STORE_REDIS_IMAGE", Some("none".into())),
+            ],
+            why: format!(
+                "a redis-server binary started by testkit on a loopback port (no container: {})",
+                match docker {
+                    Err(e) => e.to_string(),
+                    Ok(()) => "no redis-server here to build a local image from".into(),
+                }
+            ),
+        }),
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => format!("{}***{}", &url[..start + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// What one bench printed.
+struct Log {
+    stdout: String,
+    /// The bench's "Redis for this run: ..." line.
+    server: Option<String>,
+    /// "flame graph of ID: PATH" lines, as "ID: PATH".
+    flamegraphs: Vec<String>,
+}
+
+enum Line {
+    Out(String),
+    Err(String),
+}
+
+/// Runs a bench, echoing criterion's results and a progress line per benchmark.
+fn run_with_progress(
+    cmd: &mut Command,
+    ids: &[String],
+    started: Instant,
+    done: &mut usize,
+    total: usize,
+) -> Result<Log> {
+    eprintln!("$ {}", show(cmd));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (tx, rx) = channel();
+    let stdout = child.stdout.take().ok_or_else(|| err("no stdout"))?;
+    let stderr = child.stderr.take().ok_or_else(|| err("no stderr"))?;
+    let tx2 = tx.clone();
+    let a = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            let _ = tx.send(Line::Out(line));
+        }
+    });
+    let b = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+            let _ = tx2.send(Line::Err(line));
+        }
+    });
+    let mut log = Log {
+        stdout: String::new(),
+        server: None,
+        flamegraphs: Vec::new(),
+    };
+    let mut current: Option<&str> = None;
+    for line in rx {
+        let (line, is_out) = match line {
+            Line::Out(l) => (l, true),
+            Line::Err(l) => (l, false),
+        };
+        if is_out {
+            log.stdout.push_str(&line);
+            log.stdout.push('\n');
+        }
+        // Criterion's "Benchmarking ID: stage" lines become one progress line per benchmark.
+        if let Some(rest) = line.strip_prefix("Benchmarking ") {
+            let id = ids
+                .iter()
+                .find(|id| rest == id.as_str() || rest.starts_with(&format!("{id}: ")));
+            if let Some(id) = id
+                && current != Some(id.as_str())
+            {
+                *done += 1;
+                current = Some(id.as_str());
+                let pos = ids.iter().position(|x| x == id).unwrap_or(0);
+                let group = id.split('/').next().unwrap_or(id);
+                println!(
+                    "-- [{} | {}/{total} | {} more in this bench] {id}   (group {group})",
+                    human_duration(started.elapsed()),
+                    *done,
+                    ids.len() - pos - 1,
+                );
+            }
+            continue;
+        }
+        if let Some(server) = line.strip_prefix("Redis for this run: ") {
+            log.server = Some(server.to_owned());
+        }
+        if let Some(graph) = line.strip_prefix("flame graph of ") {
+            log.flamegraphs.push(graph.to_owned());
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        if is_out {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    let _ = (a.join(), b.join());
+    let status = child.wait()?;
+    if !status.success() {
+        return Err(err(format!("`{}` failed ({status})", show(cmd))));
+    }
+    Ok(log)
+}
+
+/// The redis bench's paired table: `| op | store us | floor us | ratio |`.
+fn parse_paired(stdout: &str) -> Value {
+    let Some(start) = stdout.find("paired medians over") else {
+        return Value::Null;
+    };
+    let header = stdout[start..].lines().next().unwrap_or_default();
+    let rounds: Option<u64> = header
+        .split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse().ok());
+    let rows: Vec<Value> = stdout[start..]
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l
+                .trim()
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            let [op, store, floor, ratio] = cells[..] else {
+                return None;
+            };
+            Some(json!({
+                "operation": op,
+                "store_us": store.parse::<f64>().ok()?,
+                "floor_us": floor.parse::<f64>().ok()?,
+                "ratio": ratio.parse::<f64>().ok()?,
+            }))
+        })
+        .collect();
+    json!({ "rounds": rounds, "rows": rows })
+}
+
+/// `footprint/seed: 1000000 sessions: allocator net 612 B/session, resident growth 700 B/session`
+fn parse_footprint(stdout: &str) -> Value {
+    let rows: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("footprint/")?;
+            let (label, rest) = rest.split_once(": ")?;
+            let numbers: Vec<f64> = rest
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            let [sessions, allocator, resident] = numbers[..] else {
+                return None;
+            };
+            Some(json!({
+                "label": label,
+                "sessions": sessions,
+                "allocator_bytes_per_session": allocator,
+                "resident_bytes_per_session": resident,
+            }))
+        })
+        .collect();
+    json!(rows)
+}
+
+/// Used by `report`: the directory criterion writes to.
+pub(crate) fn criterion_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .parent()
+        .map(|t| t.join("criterion"))
+        .unwrap_or_else(|| PathBuf::from("target/criterion"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_ids_for_criterion_filters() {
+        assert_eq!(
+            regex_escape("GetByUserID(10)/redis/10"),
+            "GetByUserID\\(10\\)/redis/10"
+        );
+        assert_eq!(regex_escape("a+b"), "a\\+b");
+    }
+
+    #[test]
+    fn parses_the_paired_table() {
+        let text = "x\npaired medians over 300 rounds (operation, then ...):\n\
+                    | operation | redis store (us) | raw fred GET (us) | ratio |\n|---|---:|---:|---:|\n\
+                    | get | 60.1 | 55.0 | 1.09 |\n";
+        let v = parse_paired(text);
+        assert_eq!(v["rounds"], 300);
+        assert_eq!(v["rows"][0]["operation"], "get");
+        assert_eq!(v["rows"][0]["ratio"], 1.09);
+    }
+
+    #[test]
+    fn parses_footprint_lines() {
+        let v = parse_footprint(
+            "footprint/seed+2 metadata: 100000 sessions: allocator net 700 B/session, resident growth 812 B/session\n",
+        );
+        assert_eq!(v[0]["label"], "seed+2 metadata");
+        assert_eq!(v[0]["resident_bytes_per_session"], 812.0);
+    }
+}

