@@ -13,12 +13,11 @@ use redis::AsyncCommands;
 use session_core::{Clock, Session, SessionState, Store, SystemClock, UserId};
 use store_hybrid::HybridStore;
 
-testkit::shared_server!(
-    testkit::RedisServer,
-    testkit::server(testkit::Flavor::Redis).await
-);
+testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
-const PROPAGATION: Duration = Duration::from_secs(2);
+/// A liveness bound, not a speed goal (the latency is measured in invalidation_latency.rs):
+/// generous, because CI runs many server-backed test binaries on two cores.
+const PROPAGATION: Duration = Duration::from_secs(10);
 
 struct Pair {
     a: HybridStore,
@@ -251,7 +250,7 @@ async fn killing_the_tracking_connection_never_serves_stale() {
         &stale[..stale.len().min(5)]
     );
 
-    eventually("tracking is live again", Duration::from_secs(5), || {
+    eventually("tracking is live again", PROPAGATION, || {
         p.b.is_tracking_live()
     })
     .await;
@@ -305,8 +304,11 @@ async fn l1_entries_never_outlive_the_session() {
     assert!(p.b.get(&s.id).await.unwrap().is_some());
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(600) {
+        // The clock is read before the get: a get that starts at or after the expiry must
+        // find nothing, however long it takes.
+        let began = SystemClock.now();
         let got = p.b.get(&s.id).await.unwrap();
-        if SystemClock.now() >= s.expires_at {
+        if began >= s.expires_at {
             assert!(got.is_none(), "served after expires_at");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

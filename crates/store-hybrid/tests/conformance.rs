@@ -6,10 +6,7 @@ mod common;
 use session_core::conformance::Fixture;
 use store_hybrid::HybridStore;
 
-testkit::shared_server!(
-    testkit::RedisServer,
-    testkit::server(testkit::Flavor::Redis).await
-);
+testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
 async fn fixture() -> Option<Fixture<HybridStore>> {
     let server = server().await?;

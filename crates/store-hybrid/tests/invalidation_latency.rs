@@ -1,6 +1,7 @@
 //! Invalidation latency: from a write acknowledged on instance A until B's L1 entry is gone,
 //! over 10 000 writes. Prints p50 / p99 / max (run with `--nocapture`); fails if any
-//! invalidation does not arrive within a second (a lost invalidation).
+//! invalidation does not arrive within ten seconds (a lost invalidation; the bound is loose
+//! because CI runs many server-backed test binaries on two cores).
 
 mod common;
 
@@ -8,10 +9,7 @@ use std::time::{Duration, Instant};
 
 use session_core::{Clock, Session, Store, SystemClock, UserId};
 
-testkit::shared_server!(
-    testkit::RedisServer,
-    testkit::server(testkit::Flavor::Redis).await
-);
+testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
 const WRITES: usize = 10_000;
 

@@ -12,10 +12,7 @@ use session_core::{
 };
 use store_redis::{RedisConfig, RedisStore, escape_user};
 
-testkit::shared_server!(
-    testkit::RedisServer,
-    testkit::server(testkit::Flavor::Redis).await
-);
+testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
 struct Env {
     store: RedisStore,
