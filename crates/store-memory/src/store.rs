@@ -53,11 +53,24 @@ pub struct MemoryStore {
     inner: Arc<Inner>,
 }
 
+/// A shard on its own cache lines, so that two threads working on neighbouring shards do not
+/// contend on one line (every read lock writes the lock word).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    sessions: Box<[RwLock<SessionShard>]>,
-    users: Box<[RwLock<UserShard>]>,
-    conns: Box<[RwLock<ConnShard>]>,
+    sessions: Box<[Padded<RwLock<SessionShard>>]>,
+    users: Box<[Padded<RwLock<UserShard>>]>,
+    conns: Box<[Padded<RwLock<ConnShard>>]>,
     /// `shards - 1`; the shard count is a power of two.
     mask: usize,
     hasher: DefaultHashBuilder,
@@ -65,6 +78,12 @@ struct Inner {
     capacity: Option<usize>,
     /// Sessions held in S, live or expired-but-not-yet-reclaimed.
     stored: AtomicUsize,
+}
+
+fn shards<T>(n: usize) -> Box<[Padded<RwLock<HashTable<T>>>]> {
+    (0..n)
+        .map(|_| Padded(RwLock::new(HashTable::new())))
+        .collect()
 }
 
 impl Default for MemoryStore {
@@ -82,12 +101,11 @@ impl MemoryStore {
     /// A store with `config`.
     pub fn with_config(config: MemoryConfig) -> Self {
         let shards = config.shards.clamp(1, 1 << 16).next_power_of_two();
-        let make = |n: usize| (0..n).map(|_| RwLock::new(HashTable::new())).collect();
         MemoryStore {
             inner: Arc::new(Inner {
-                sessions: make(shards),
-                users: (0..shards).map(|_| RwLock::new(HashTable::new())).collect(),
-                conns: (0..shards).map(|_| RwLock::new(HashTable::new())).collect(),
+                sessions: self::shards(shards),
+                users: self::shards(shards),
+                conns: self::shards(shards),
                 mask: shards - 1,
                 hasher: DefaultHashBuilder::default(),
                 clock: config.clock.unwrap_or_else(|| Arc::new(FastClock::new())),
