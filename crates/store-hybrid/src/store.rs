@@ -27,6 +27,8 @@ pub struct HybridStats {
     pub hits: u64,
     /// Reads that went to Redis (misses, and reads while tracking was not live).
     pub misses: u64,
+    /// Redis reads made for single-flight misses (concurrent misses on one id share one).
+    pub flights: u64,
     /// Invalidation messages applied (one per key).
     pub invalidations: u64,
     /// Times the L1 was flushed (tracking lost, lagged or re-established).
@@ -53,6 +55,9 @@ struct Inner {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// How long before a session's expiry the L1 stops serving it.
+const EXPIRY_MARGIN: Duration = Duration::from_millis(5);
+
 /// One Redis read that concurrent misses on the same id wait for.
 type Flight = Arc<OnceCell<Option<Arc<Session>>>>;
 
@@ -61,6 +66,7 @@ struct Shared {
     live: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
+    flights: AtomicU64,
     invalidations: AtomicU64,
     flushes: AtomicU64,
     tracking_starts: AtomicU64,
@@ -139,10 +145,15 @@ impl HybridStore {
             Ok(Err(e)) => return Err(map_err(e)),
             Err(_) => return Err(Error::Timeout { source: None }),
         }
+        // The connection just made announces itself as a "reconnect"; tracking is enabled on
+        // it below, so that event is not news.
+        let mut events = events;
+        while events.reconnects.try_recv().is_ok() {}
         let shared = Arc::new(Shared {
             live: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            flights: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             tracking_starts: AtomicU64::new(0),
@@ -196,6 +207,7 @@ impl HybridStore {
         HybridStats {
             hits: s.hits.load(Ordering::Relaxed),
             misses: s.misses.load(Ordering::Relaxed),
+            flights: s.flights.load(Ordering::Relaxed),
             invalidations: s.invalidations.load(Ordering::Relaxed),
             flushes: s.flushes.load(Ordering::Relaxed),
             tracking_starts: s.tracking_starts.load(Ordering::Relaxed),
@@ -220,8 +232,11 @@ impl HybridStore {
 }
 
 impl Inner {
+    /// When the L1 stops serving `s`: its expiry less a margin, or `max_age` from now. The
+    /// margin covers the FastClock's millisecond rounding against the server's clock, which
+    /// is the one that decides expiry; after it, reads go to Redis.
     fn deadline(&self, s: &Session, now: Timestamp) -> Timestamp {
-        s.expires_at.min(now + self.max_age)
+        (s.expires_at - EXPIRY_MARGIN).min(now + self.max_age)
     }
 
     fn live(&self) -> bool {
@@ -244,6 +259,7 @@ impl Inner {
         let result = cell
             .get_or_try_init(|| async {
                 let ticket = self.l1.ticket(id);
+                self.shared.flights.fetch_add(1, Ordering::Relaxed);
                 let found = self.redis.get(id).await?;
                 if let Some(s) = &found {
                     self.l1

@@ -30,6 +30,7 @@ async fn invalidation_latency_over_ten_thousand_writes() {
         )
         .await
         .unwrap();
+    common::cache(&b, &s.id).await;
     let mut latest = s;
     let mut samples = Vec::with_capacity(WRITES);
     for _ in 0..WRITES {

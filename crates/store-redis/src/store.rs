@@ -346,9 +346,16 @@ impl Inner {
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
         match self.get_raw(self.keys.record(id)).await? {
-            Some(bytes) => decode_for(&bytes, id).map(Some),
+            Some(bytes) => decode_for(&bytes, id).map(|s| self.live(s)),
             None => Ok(None),
         }
+    }
+
+    /// Redis keeps a key through the millisecond of its PXAT (it expires keys strictly after
+    /// it); a session is over at `expires_at`. Reads drop what Redis still holds in that
+    /// millisecond.
+    fn live(&self, s: Session) -> Option<Session> {
+        (!s.is_expired_at(self.clock.now())).then_some(s)
     }
 
     async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Session>>> {
@@ -370,7 +377,11 @@ impl Inner {
                 return ids
                     .iter()
                     .zip(v)
-                    .map(|(id, b)| b.map(|b| decode_for(&b, id)).transpose())
+                    .map(|(id, b)| {
+                        b.map(|b| decode_for(&b, id))
+                            .transpose()
+                            .map(|s| s.and_then(|s| self.live(s)))
+                    })
                     .collect();
             }
             let v: Value = client.mget(keys).await.map_err(map_err)?;
@@ -388,7 +399,11 @@ impl Inner {
         }
         ids.iter()
             .zip(raw)
-            .map(|(id, b)| b.map(|b| decode_for(&b, id)).transpose())
+            .map(|(id, b)| {
+                b.map(|b| decode_for(&b, id))
+                    .transpose()
+                    .map(|s| s.and_then(|s| self.live(s)))
+            })
             .collect()
     }
 
@@ -1014,7 +1029,8 @@ impl Inner {
             }
         };
         // An index entry is a hint: keep only sessions that really are this user's.
-        sessions.retain(|s| s.user_id == *user);
+        let now = self.clock.now();
+        sessions.retain(|s| s.user_id == *user && !s.is_expired_at(now));
         sessions.sort_unstable_by_key(|s| s.id);
         sessions.dedup_by_key(|s| s.id);
         Ok(sessions)

@@ -34,3 +34,19 @@ pub async fn eventually(what: &str, within: Duration, mut cond: impl FnMut() -> 
         tokio::time::sleep(Duration::from_micros(100)).await;
     }
 }
+
+/// Reads `id` through `store` until its L1 holds it. A fill is dropped when an invalidation of
+/// that shard arrives while the read is under way (such as the invalidation of the create
+/// that made the session), so the first read may not cache.
+pub async fn cache(store: &HybridStore, id: &session_core::SessionId) {
+    use session_core::Store;
+    let start = std::time::Instant::now();
+    loop {
+        assert!(store.get(id).await.unwrap().is_some(), "session readable");
+        if store.l1_contains(id) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never cached");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
