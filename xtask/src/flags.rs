@@ -44,6 +44,13 @@ TASKS:
             .github/workflows (if installed).
             --skip-test             everything but the tests
 
+    soak    Long mixed-load runs per store (64 tasks); figures for docs/RELIABILITY.md.
+            --seconds N             how long each store runs (default 60)
+
+    fuzz    cargo fuzz targets (nightly toolchain, cargo-fuzz) run one after another.
+            --seconds N             how long each target runs (default 600)
+            --target NAME           only this target (repeatable)
+
     help    This text.
 ";
 
@@ -55,6 +62,19 @@ pub(crate) enum Task {
     Test(Test),
     Bench(Bench),
     Ci(Ci),
+    Soak(Soak),
+    Fuzz(Fuzz),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Soak {
+    pub(crate) seconds: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Fuzz {
+    pub(crate) seconds: Option<u64>,
+    pub(crate) targets: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -166,9 +186,38 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Task, Flag
                 }
                 Task::Ci(f)
             }
+            "soak" => {
+                let mut f = Soak::default();
+                while let Some(flag) = rest.next_flag()? {
+                    match flag.as_str() {
+                        "--seconds" => f.seconds = Some(seconds(&flag, &rest.value(&flag)?)?),
+                        _ => return Err(unknown(&task, &flag)),
+                    }
+                }
+                Task::Soak(f)
+            }
+            "fuzz" => {
+                let mut f = Fuzz::default();
+                while let Some(flag) = rest.next_flag()? {
+                    match flag.as_str() {
+                        "--seconds" => f.seconds = Some(seconds(&flag, &rest.value(&flag)?)?),
+                        "--target" => f.targets.push(rest.value(&flag)?),
+                        _ => return Err(unknown(&task, &flag)),
+                    }
+                }
+                Task::Fuzz(f)
+            }
             other => return Err(FlagError(format!("unknown task `{other}`"))),
         };
     Ok(task)
+}
+
+fn seconds(flag: &str, v: &str) -> Result<u64, FlagError> {
+    v.parse::<u64>().ok().filter(|s| *s >= 1).ok_or_else(|| {
+        FlagError(format!(
+            "{flag}: `{v}` is not a whole number of seconds >= 1"
+        ))
+    })
 }
 
 fn unknown(task: &str, flag: &str) -> FlagError {

@@ -6,6 +6,8 @@
 //! cargo xtask test    the whole test matrix (workspace, then Redis in containers)
 //! cargo xtask bench   the store comparison and its report
 //! cargo xtask ci      what CI runs: fmt, clippy, docs, images, tests, workflow lint
+//! cargo xtask soak    long mixed-load runs per store (docs/RELIABILITY.md)
+//! cargo xtask fuzz    the cargo fuzz targets, one after another
 //! ```
 //!
 //! Run with no arguments (or `help`) for the flags.
@@ -13,8 +15,10 @@
 mod bench;
 mod ci;
 mod flags;
+mod fuzz;
 mod image;
 mod report;
+mod soak;
 mod test;
 mod util;
 
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         flags::Task::Test(f) => test::run(&f),
         flags::Task::Bench(f) => bench::run(&f),
         flags::Task::Ci(f) => ci::run(&f),
+        flags::Task::Soak(f) => soak::run(&f),
+        flags::Task::Fuzz(f) => fuzz::run(&f),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

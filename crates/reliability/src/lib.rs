@@ -1,0 +1,1 @@
+//! Fault, failover and soak tests against real Redis servers; see tests/ and docs/RELIABILITY.md.

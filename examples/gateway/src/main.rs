@@ -1,0 +1,3 @@
+//! Example gateway (issue 7): being built.
+
+fn main() {}
