@@ -48,7 +48,11 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     let out_dir = target_dir()?.join("session-bench");
     fs::create_dir_all(&out_dir)?;
     if flags.no_run {
-        return report::write(&out_dir, flags.update_docs);
+        report::write(&out_dir, flags.update_docs)?;
+        if let Some(earlier) = &flags.compare {
+            report::compare(&out_dir, Path::new(earlier))?;
+        }
+        return Ok(());
     }
     let started = Instant::now();
     let date = output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))?;
@@ -118,18 +122,25 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             .collect();
         listed.push((t.name, ids));
     }
-    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    let passes = flags.passes.unwrap_or(if flags.quick { 1 } else { 3 });
+    let per_pass: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    let total = per_pass * passes as usize;
     println!(
-        "bench: {total} benchmarks in {} criterion benches ({}), then round trips and footprint{}",
+        "bench: {per_pass} benchmarks in {} criterion benches ({}), {passes} pass{} over them, \
+         then round trips and footprint{}",
         listed.len(),
         listed
             .iter()
             .map(|(n, ids)| format!("{n}: {}", ids.len()))
             .collect::<Vec<_>>()
             .join(", "),
+        if passes == 1 { "" } else { "es" },
         if flags.quick { "; --quick" } else { "" }
     );
 
+    // Several passes, each a whole round of every criterion bench, so that each figure is
+    // measured minutes apart and the report can state how far it moves. Each pass is shorter
+    // than criterion's default so a full run stays near ten minutes.
     let criterion_args: Vec<&str> = if flags.quick {
         vec![
             "--warm-up-time",
@@ -140,6 +151,8 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             "10",
             "--noplot",
         ]
+    } else if passes > 1 {
+        vec!["--warm-up-time", "1", "--measurement-time", "2", "--noplot"]
     } else {
         vec!["--noplot"]
     };
@@ -147,32 +160,65 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     let _ = fs::remove_file(&round_trips_json);
     let mut done = 0usize;
     let mut logs = Vec::new();
-    for t in &targets {
-        let ids = listed
-            .iter()
-            .find(|(n, _)| *n == t.name)
-            .map(|(_, ids)| ids.clone())
-            .unwrap_or_default();
-        let remaining_after: Vec<String> = targets
-            .iter()
-            .skip_while(|x| x.name != t.name)
-            .skip(1)
-            .map(|x| x.name.to_owned())
-            .collect();
-        println!(
-            "\n== [{}] bench `{}`{} (then: {})",
-            human_duration(started.elapsed()),
-            t.name,
-            if ids.is_empty() {
-                String::new()
-            } else {
-                format!(", {} benchmarks", ids.len())
-            },
-            if remaining_after.is_empty() {
-                "the report".to_owned()
-            } else {
-                remaining_after.join(", ")
+    let mut pass_results = Vec::new();
+    let all_ids: Vec<String> = listed.iter().flat_map(|(_, ids)| ids.clone()).collect();
+    let criterion_targets: Vec<&Target> = targets.iter().filter(|t| t.criterion).collect();
+    let other_targets: Vec<&Target> = targets.iter().filter(|t| !t.criterion).collect();
+    for pass in 1..=passes {
+        let mut paired = Value::Null;
+        for (i, t) in criterion_targets.iter().enumerate() {
+            let ids = listed
+                .iter()
+                .find(|(n, _)| *n == t.name)
+                .map(|(_, ids)| ids.clone())
+                .unwrap_or_default();
+            let mut then: Vec<String> = criterion_targets[i + 1..]
+                .iter()
+                .map(|x| x.name.to_owned())
+                .collect();
+            if pass < passes {
+                then.push(format!("passes {}-{passes}", pass + 1));
             }
+            then.extend(other_targets.iter().map(|x| x.name.to_owned()));
+            println!(
+                "\n== [{}] pass {pass}/{passes}: bench `{}`, {} benchmarks (then: {})",
+                human_duration(started.elapsed()),
+                t.name,
+                ids.len(),
+                then.join(", ")
+            );
+            let mut cmd = cargo();
+            cmd.args(["bench", "-q", "-p", "benches", "--bench", t.name, "--"]);
+            cmd.args(&criterion_args);
+            redis.apply(&mut cmd);
+            if flags.quick {
+                cmd.env("SESSION_BENCH_QUICK", "1");
+            }
+            let log = run_with_progress(&mut cmd, &ids, started, &mut done, total)?;
+            let name = if passes == 1 {
+                format!("{}.log", t.name)
+            } else {
+                format!("{}.pass{pass}.log", t.name)
+            };
+            fs::write(out_dir.join(name), &log.stdout)?;
+            if t.name == "redis" {
+                paired = parse_paired(&log.stdout);
+            }
+            if pass == passes {
+                logs.push((t.name, log));
+            }
+        }
+        pass_results.push(json!({
+            "pass": pass,
+            "figures": report::snapshot(&criterion_dir(&out_dir), &all_ids)?,
+            "paired": paired,
+        }));
+    }
+    for t in &other_targets {
+        println!(
+            "\n== [{}] bench `{}`",
+            human_duration(started.elapsed()),
+            t.name
         );
         let mut cmd = cargo();
         cmd.args(["bench", "-q", "-p", "benches", "--bench", t.name, "--"]);
@@ -183,9 +229,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             "round_trips" => {
                 cmd.env("SESSION_BENCH_ROUND_TRIPS", &round_trips_json);
             }
-            _ => {
-                cmd.args(&criterion_args);
-            }
+            _ => {}
         }
         redis.apply(&mut cmd);
         if t.name == "round_trips" {
@@ -195,7 +239,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         if flags.quick {
             cmd.env("SESSION_BENCH_QUICK", "1");
         }
-        let log = run_with_progress(&mut cmd, &ids, started, &mut done, total)?;
+        let log = run_with_progress(&mut cmd, &[], started, &mut done, total)?;
         fs::write(out_dir.join(format!("{}.log", t.name)), &log.stdout)?;
         logs.push((t.name, log));
     }
@@ -206,6 +250,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         "redis_choice": redis.why,
         "benches": listed.iter().map(|(n, ids)| json!({"name": n, "ids": ids})).collect::<Vec<_>>(),
         "seconds": started.elapsed().as_secs_f64(),
+        "passes": pass_results,
     });
     for (name, log) in &logs {
         if let Some(server) = &log.server {
@@ -233,7 +278,11 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         "\nbench: all benches ran in {}",
         human_duration(started.elapsed())
     );
-    report::write(&out_dir, flags.update_docs)
+    report::write(&out_dir, flags.update_docs)?;
+    if let Some(earlier) = &flags.compare {
+        report::compare(&out_dir, Path::new(earlier))?;
+    }
+    Ok(())
 }
 
 /// `--profile OP`: runs each matching benchmark under criterion's profile mode, where

@@ -28,6 +28,14 @@ TASKS:
     bench   Run the criterion benches and write target/session-bench/: report.md,
             report.json, benchmark-results.txt, store-latency.svg.
             --quick                 very short warm-up and measurement (CI smoke, < 2 min)
+            --passes N              run every criterion bench N times, minutes apart; each
+                                    figure is the median of the passes and its stated spread
+                                    runs from the lowest to the highest end of the passes' 95%
+                                    intervals (default 3; 1 with --quick)
+            --compare REPORT.json   afterwards, check this run against an earlier report
+                                    (e.g. docs/STORE_PERFORMANCE_COMPARISON.json): which
+                                    figures and ratios fall inside its stated spread; writes
+                                    target/session-bench/compare.md
             --redis-url URL         use this server (only keys under a fresh prefix are
                                     touched); default: REDIS_URL if set
             --redis-image NAME:TAG  a container from this local image (default: redis:7.4-alpine
@@ -98,6 +106,8 @@ pub(crate) struct Bench {
     pub(crate) no_run: bool,
     pub(crate) profile: Option<String>,
     pub(crate) profile_time: Option<f64>,
+    pub(crate) passes: Option<u32>,
+    pub(crate) compare: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -159,6 +169,18 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Task, Flag
                         "--update-docs" => f.update_docs = true,
                         "--no-run" => f.no_run = true,
                         "--profile" => f.profile = Some(rest.value(&flag)?),
+                        "--compare" => f.compare = Some(rest.value(&flag)?),
+                        "--passes" => {
+                            let v = rest.value(&flag)?;
+                            f.passes = Some(
+                                v.parse::<u32>()
+                                    .ok()
+                                    .filter(|n| (1..=20).contains(n))
+                                    .ok_or_else(|| {
+                                        FlagError(format!("{flag}: `{v}` is not 1 to 20"))
+                                    })?,
+                            );
+                        }
                         "--profile-time" => {
                             let v = rest.value(&flag)?;
                             f.profile_time =

@@ -33,6 +33,9 @@ struct Figure {
     elements: u64,
     /// Whether criterion recorded a throughput for it (a concurrency figure).
     throughput: bool,
+    /// Each pass's median (per iteration, ns), in pass order; empty for a one-pass run read
+    /// straight from criterion.
+    pass_medians: Vec<f64>,
 }
 
 impl Figure {
@@ -65,6 +68,9 @@ struct Data {
     missing: Vec<String>,
     machine: Vec<(String, String)>,
     versions: Vec<(String, String)>,
+    /// The figures as each pass measured them (median = that pass's median), for the spread
+    /// of ratios.
+    pass_figures: Vec<Vec<Figure>>,
 }
 
 pub(crate) fn write(out_dir: &Path, update_docs: bool) -> Result<()> {
@@ -94,12 +100,14 @@ pub(crate) fn write(out_dir: &Path, update_docs: bool) -> Result<()> {
     if figures.is_empty() {
         return Err(err("no benchmark results found: did the benches run?"));
     }
+    let pass_figures = apply_passes(&run, &mut figures);
     let data = Data {
         run,
         figures,
         missing,
         machine: machine(),
         versions: versions(),
+        pass_figures,
     };
 
     let svg = svg_chart(&data);
@@ -138,6 +146,70 @@ pub(crate) fn write(out_dir: &Path, update_docs: bool) -> Result<()> {
 
 // ---------------------------------------------------------------------------------------
 // Reading criterion's files
+
+/// Each listed benchmark's current criterion estimate, `{id: {median, low, high}}` (ns per
+/// iteration): what one pass measured, before the next pass overwrites criterion's files.
+pub(crate) fn snapshot(criterion: &Path, ids: &[String]) -> Result<Value> {
+    let index = index_criterion(criterion);
+    let mut out = serde_json::Map::new();
+    for id in ids {
+        if let Some(Ok(f)) = index.get(id).map(|dir| read_figure(dir)) {
+            out.insert(
+                id.clone(),
+                json!({"median": f.median, "low": f.low, "high": f.high}),
+            );
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// With several passes in run.json: each figure becomes the median of the passes' medians,
+/// with a spread from the lowest to the highest end of their confidence intervals. Returns
+/// the figures as each pass saw them.
+fn apply_passes(run: &Value, figures: &mut [Figure]) -> Vec<Vec<Figure>> {
+    let passes: Vec<&Value> = run["passes"].as_array().into_iter().flatten().collect();
+    let mut per_pass: Vec<Vec<Figure>> = vec![Vec::new(); passes.len()];
+    for f in figures.iter_mut() {
+        let mut measured = Vec::new();
+        for (k, p) in passes.iter().enumerate() {
+            let e = &p["figures"][f.full_id.as_str()];
+            if let (Some(m), Some(l), Some(h)) =
+                (e["median"].as_f64(), e["low"].as_f64(), e["high"].as_f64())
+            {
+                measured.push((m, l, h));
+                per_pass[k].push(Figure {
+                    median: m,
+                    low: l,
+                    high: h,
+                    ..f.clone()
+                });
+            }
+        }
+        if measured.is_empty() {
+            continue;
+        }
+        f.pass_medians = measured.iter().map(|x| x.0).collect();
+        f.median = median(&f.pass_medians);
+        f.low = measured.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+        f.high = measured
+            .iter()
+            .map(|x| x.2)
+            .fold(f64::NEG_INFINITY, f64::max);
+    }
+    per_pass
+}
+
+/// The median of a non-empty list (mean of the middle two for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
 
 /// full_id -> the benchmark's directory (the one holding `new/`).
 fn index_criterion(dir: &Path) -> BTreeMap<String, PathBuf> {
@@ -194,6 +266,7 @@ fn read_figure(dir: &Path) -> Result<Figure> {
             .unwrap_or(0.95),
         elements,
         throughput: bench["throughput"].is_object(),
+        pass_medians: Vec::new(),
     })
 }
 
@@ -627,6 +700,367 @@ fn advice(d: &Data) -> Vec<String> {
     out
 }
 
+// ---------------------------------------------------------------------------------------
+// Ratios: what the report stands behind, each with how far it moved between passes
+
+/// A ratio of two figures measured in the same pass: the median over the passes and the
+/// lowest and highest pass.
+#[derive(Debug, Clone)]
+struct Ratio {
+    name: String,
+    value: f64,
+    low: f64,
+    high: f64,
+}
+
+/// The ratios one set of figures gives (all per operation: time over time, or throughput
+/// over throughput where the name says so).
+fn figure_ratios(figures: &[Figure]) -> Vec<(String, f64)> {
+    let d = Data {
+        run: Value::Null,
+        figures: figures.to_vec(),
+        missing: Vec::new(),
+        machine: Vec::new(),
+        versions: Vec::new(),
+        pass_figures: Vec::new(),
+    };
+    let get = |g: &str, f: &str| main_figure(&d, g, f).map(Figure::per_op);
+    let mut out = Vec::new();
+    for g in latency_groups(&d) {
+        if let (Some(r), Some(m)) = (get(&g, "redis"), get(&g, "memory")) {
+            out.push((format!("{g}: redis / memory (time)"), r / m));
+        }
+        if let (Some(r), Some(f)) = (get(&g, "redis"), get(&g, FLOOR)) {
+            out.push((format!("{g}: redis / raw fred GET (time)"), r / f));
+        }
+        if let (Some(h), Some(r)) = (get(&g, "hybrid"), get(&g, "redis")) {
+            out.push((format!("{g}: hybrid / redis (time)"), h / r));
+        }
+        for f in d.figures.iter().filter(|f| f.group == g) {
+            if matches!(f.function.as_str(), "memory" | "redis" | FLOOR | "clock")
+                || f.function.starts_with("hybrid")
+            {
+                continue;
+            }
+            let ours = if f.function.to_ascii_lowercase().contains("redis") {
+                "redis"
+            } else {
+                "memory"
+            };
+            if let Some(o) = get(&g, ours) {
+                out.push((
+                    format!("{g}: {} / our {ours} store (time)", f.function),
+                    f.per_op() / o,
+                ));
+            }
+        }
+    }
+    if let (Some(h), Some(m)) = (get("Get", "hybrid hit"), get("Get", "memory")) {
+        out.push(("Get: hybrid hit / memory (time)".into(), h / m));
+    }
+    if let (Some(h), Some(r)) = (get("Get", "hybrid miss"), get("Get", "redis")) {
+        out.push(("Get: hybrid miss / redis (time)".into(), h / r));
+    }
+    for g in throughput_groups(&d) {
+        let at = |function: &str, n: u64| {
+            d.figures
+                .iter()
+                .find(|f| f.group == g && f.function == function && f.elements == n)
+                .map(Figure::ops_per_sec)
+        };
+        let mut levels: Vec<u64> = d
+            .figures
+            .iter()
+            .filter(|f| f.group == g)
+            .map(|f| f.elements)
+            .collect();
+        levels.sort_unstable();
+        levels.dedup();
+        for &n in &levels {
+            if let (Some(r), Some(f)) = (at("redis", n), at(FLOOR, n)) {
+                out.push((format!("{g}, {n} tasks: redis / raw GETs (ops/s)"), r / f));
+            }
+            if let (Some(h), Some(r)) = (at("hybrid", n), at("redis", n)) {
+                out.push((format!("{g}, {n} tasks: hybrid / redis (ops/s)"), h / r));
+            }
+        }
+        if let (Some(&lo), Some(&hi)) = (levels.first(), levels.last())
+            && lo != hi
+            && let (Some(a), Some(b)) = (at("memory", hi), at("memory", lo))
+        {
+            out.push((format!("{g}: memory {hi} / {lo} threads (ops/s)"), a / b));
+        }
+    }
+    out
+}
+
+/// The paired table, across passes: per operation the medians and the ratio's spread.
+#[derive(Debug, Clone)]
+struct PairedRow {
+    operation: String,
+    store_us: f64,
+    floor_us: f64,
+    ratio: Ratio,
+}
+
+fn paired_rows(d: &Data) -> (Option<u64>, Vec<PairedRow>) {
+    let tables: Vec<&Value> = match d.run["passes"].as_array() {
+        Some(p) if !p.is_empty() => p.iter().map(|p| &p["paired"]).collect(),
+        _ => vec![&d.run["paired"]],
+    };
+    let rounds = tables.iter().find_map(|t| t["rounds"].as_u64());
+    let mut ops: Vec<String> = Vec::new();
+    for t in &tables {
+        for r in t["rows"].as_array().into_iter().flatten() {
+            if let Some(op) = r["operation"].as_str()
+                && !ops.iter().any(|o| o == op)
+            {
+                ops.push(op.to_owned());
+            }
+        }
+    }
+    let rows = ops
+        .into_iter()
+        .filter_map(|op| {
+            let rows: Vec<&Value> = tables
+                .iter()
+                .flat_map(|t| t["rows"].as_array().into_iter().flatten())
+                .filter(|r| r["operation"] == op.as_str())
+                .collect();
+            let col = |k: &str| -> Vec<f64> { rows.iter().filter_map(|r| r[k].as_f64()).collect() };
+            let ratios = col("ratio");
+            if ratios.is_empty() {
+                return None;
+            }
+            Some(PairedRow {
+                ratio: Ratio {
+                    name: format!("paired {op}: redis / raw fred GET (time)"),
+                    value: median(&ratios),
+                    low: ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                    high: ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                },
+                store_us: median(&col("store_us")),
+                floor_us: median(&col("floor_us")),
+                operation: op,
+            })
+        })
+        .collect();
+    (rounds, rows)
+}
+
+/// Every ratio with its spread: from the passes when there were several, else one value.
+fn ratios(d: &Data) -> Vec<Ratio> {
+    let sets: Vec<Vec<(String, f64)>> = if d.pass_figures.len() > 1 {
+        d.pass_figures.iter().map(|f| figure_ratios(f)).collect()
+    } else {
+        vec![figure_ratios(&d.figures)]
+    };
+    let mut out: Vec<Ratio> = Vec::new();
+    for (name, _) in sets.first().into_iter().flatten() {
+        let values: Vec<f64> = sets
+            .iter()
+            .filter_map(|s| s.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+            .filter(|v| v.is_finite())
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        out.push(Ratio {
+            name: name.clone(),
+            value: median(&values),
+            low: values.iter().copied().fold(f64::INFINITY, f64::min),
+            high: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        });
+    }
+    out.extend(paired_rows(d).1.into_iter().map(|r| r.ratio));
+    out
+}
+
+/// How far the pass medians of absolute figures moved: the largest and the typical relative
+/// range, for in-process figures and for those that cross to Redis.
+fn drift_sentence(d: &Data) -> String {
+    let moved = |redis: bool| -> Vec<f64> {
+        d.figures
+            .iter()
+            .filter(|f| f.pass_medians.len() > 1)
+            .filter(|f| (f.per_op() > 5_000.0) == redis)
+            .map(|f| {
+                let lo = f.pass_medians.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = f.pass_medians.iter().copied().fold(0.0, f64::max);
+                hi / lo - 1.0
+            })
+            .collect()
+    };
+    let part = |v: Vec<f64>, what: &str| {
+        if v.is_empty() {
+            return None;
+        }
+        let max = v.iter().copied().fold(0.0, f64::max);
+        Some(format!(
+            "{what} moved by {:.1}% between the fastest and slowest pass at the median figure \
+             and by up to {:.1}%",
+            100.0 * median(&v),
+            100.0 * max
+        ))
+    };
+    let parts: Vec<String> = [
+        part(moved(false), "figures under 5 µs (in-process)"),
+        part(moved(true), "figures over 5 µs (Redis round trips)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "this run had one pass, so how far they move was not measured".to_owned()
+    } else {
+        format!("in this run, {}", parts.join("; "))
+    }
+}
+
+/// `2.31` or `2.31 [2.28–2.35]`.
+fn ratio_with_spread(r: &Ratio) -> String {
+    if (r.high - r.low).abs() < f64::EPSILON {
+        sig3(r.value)
+    } else {
+        format!("{} [{}–{}]", sig3(r.value), sig3(r.low), sig3(r.high))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Comparing a run with an earlier report
+
+/// `--compare`: which of an earlier report's figures and ratios this run reproduces inside the
+/// earlier report's stated spread. Writes compare.md beside the report and prints a summary.
+pub(crate) fn compare(out_dir: &Path, earlier: &Path) -> Result<()> {
+    let read = |p: &Path| -> Result<Value> {
+        Ok(serde_json::from_slice(&fs::read(p).map_err(|e| {
+            err(format!("cannot read {}: {e}", p.display()))
+        })?)?)
+    };
+    let then = read(earlier)?;
+    let now = read(&out_dir.join("report.json"))?;
+    let per_op = |f: &Value, k: &str| -> Option<f64> {
+        Some(f[k].as_f64()? / f["elements_per_iteration"].as_f64().unwrap_or(1.0).max(1.0))
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# This run against {}\n\nEarlier: {} ({} pass(es)). Now: {} ({} pass(es)). A figure or \
+         ratio is reproduced when this run's value falls inside the earlier report's stated \
+         spread.\n",
+        earlier.display(),
+        then["date"].as_str().unwrap_or("?"),
+        then["passes"].as_u64().unwrap_or(1),
+        now["date"].as_str().unwrap_or("?"),
+        now["passes"].as_u64().unwrap_or(1),
+    );
+    let mut outside = Vec::new();
+    let (mut fig_in, mut fig_all) = (0, 0);
+    let _ = writeln!(
+        s,
+        "## Figures (time per operation)\n\n| benchmark | earlier | earlier spread | now | \
+         inside? |\n|---|---:|---|---:|---|"
+    );
+    for f in then["figures"].as_array().into_iter().flatten() {
+        let Some(id) = f["id"].as_str() else { continue };
+        let Some(n) = now["figures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["id"] == id)
+        else {
+            continue;
+        };
+        let (Some(m), Some(lo), Some(hi), Some(v)) = (
+            per_op(f, "median_ns"),
+            per_op(f, "spread_low_ns").or_else(|| per_op(f, "ci_low_ns")),
+            per_op(f, "spread_high_ns").or_else(|| per_op(f, "ci_high_ns")),
+            per_op(n, "median_ns"),
+        ) else {
+            continue;
+        };
+        fig_all += 1;
+        let inside = (lo..=hi).contains(&v);
+        if inside {
+            fig_in += 1;
+        } else {
+            outside.push(format!(
+                "{id}: {} outside [{}–{}] ({:+.1}% from the earlier median)",
+                ns(v),
+                ns(lo),
+                ns(hi),
+                100.0 * (v / m - 1.0)
+            ));
+        }
+        let _ = writeln!(
+            s,
+            "| {id} | {} | {} – {} | {} | {} |",
+            ns(m),
+            ns(lo),
+            ns(hi),
+            ns(v),
+            if inside { "yes" } else { "**no**" }
+        );
+    }
+    let (mut r_in, mut r_all) = (0, 0);
+    let _ = writeln!(
+        s,
+        "\n## Ratios\n\n| ratio | earlier | now | inside? |\n|---|---:|---:|---|"
+    );
+    for r in then["ratios"].as_array().into_iter().flatten() {
+        let Some(name) = r["name"].as_str() else {
+            continue;
+        };
+        let Some(v) = now["ratios"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["name"] == name)
+            .and_then(|n| n["value"].as_f64())
+        else {
+            continue;
+        };
+        let (Some(val), Some(lo), Some(hi)) =
+            (r["value"].as_f64(), r["low"].as_f64(), r["high"].as_f64())
+        else {
+            continue;
+        };
+        r_all += 1;
+        let inside = (lo..=hi).contains(&v);
+        if inside {
+            r_in += 1;
+        } else {
+            outside.push(format!(
+                "ratio {name}: {} outside [{}–{}]",
+                sig3(v),
+                sig3(lo),
+                sig3(hi)
+            ));
+        }
+        let _ = writeln!(
+            s,
+            "| {name} | {} [{}–{}] | {} | {} |",
+            sig3(val),
+            sig3(lo),
+            sig3(hi),
+            sig3(v),
+            if inside { "yes" } else { "**no**" }
+        );
+    }
+    let summary = format!(
+        "{fig_in} of {fig_all} figures and {r_in} of {r_all} ratios fall inside the earlier \
+         report's stated spread"
+    );
+    let _ = writeln!(s, "\n{summary}.");
+    let path = out_dir.join("compare.md");
+    fs::write(&path, &s)?;
+    println!("\ncompare: {summary}; details in {}", path.display());
+    for o in &outside {
+        println!("  outside: {o}");
+    }
+    Ok(())
+}
+
 fn round_trips_of(d: &Data, op: &str) -> Option<u64> {
     d.run["round_trips"]["operations"]
         .as_array()?
@@ -691,6 +1125,13 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
     for (k, v) in &d.versions {
         let _ = writeln!(s, "| crate {k} | {v} |");
     }
+    let passes = run["passes"].as_array().map_or(1, Vec::len).max(1);
+    let _ = writeln!(
+        s,
+        "| passes | {passes} (every criterion bench ran {passes} time{}, one whole round after \
+         another) |",
+        if passes == 1 { "" } else { "s" }
+    );
     let _ = writeln!(
         s,
         "| bench run | {:.0} s |\n",
@@ -703,10 +1144,30 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
     }
     let _ = writeln!(s);
 
+    let rs = ratios(d);
+    if !rs.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Ratios, and how far they moved\n\nAbsolute times on a shared machine move \
+             between runs (and between passes of one run) by more than criterion's confidence \
+             intervals: {}. A ratio of two figures measured in the same pass moves much less, \
+             so these are the figures to carry to another machine. Each is the median over the \
+             passes, with the lowest and highest pass in brackets.\n\n| ratio | value |\n\
+             |---|---:|",
+            drift_sentence(d)
+        );
+        for r in &rs {
+            let _ = writeln!(s, "| {} | {} |", r.name, ratio_with_spread(r));
+        }
+        let _ = writeln!(s);
+    }
+
     let _ = writeln!(
         s,
-        "## Latency per operation\n\nMedian time per operation, and in brackets the 95% \
-         confidence interval of the median, from criterion. One column per store; \
+        "## Latency per operation\n\nMedian time per operation (with several passes, the \
+         median of the passes' medians), and in brackets its stated spread: criterion's 95% \
+         confidence interval of the median, widened to cover every pass's interval. One \
+         column per store; \
          `{FLOOR}` is a plain fred GET of a value the size of an encoded session, the least \
          any Redis operation can cost on this client.\n\n![latency per operation per store, log \
          scale]({chart})\n"
@@ -766,22 +1227,25 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
         let _ = writeln!(s);
     }
 
-    if let Some(rows) = run["paired"]["rows"].as_array().filter(|r| !r.is_empty()) {
+    let (rounds, paired) = paired_rows(d);
+    if !paired.is_empty() {
         let _ = writeln!(
             s,
             "## Redis store against its floor, paired\n\nEach of {} rounds runs the operation \
              and then the raw GET, back to back, so both see the same machine state; medians \
-             in µs.\n\n| operation | Redis store | raw fred GET | ratio |\n|---|---:|---:|---:|",
-            run["paired"]["rounds"]
+             in µs (with several passes, the median over the passes; the ratio's lowest and \
+             highest pass in brackets).\n\n| operation | Redis store | raw fred GET | ratio \
+             |\n|---|---:|---:|---:|",
+            rounds.map_or("?".into(), |r| r.to_string())
         );
-        for r in rows {
+        for r in &paired {
             let _ = writeln!(
                 s,
-                "| {} | {:.1} | {:.1} | {:.2} |",
-                r["operation"].as_str().unwrap_or("?"),
-                r["store_us"].as_f64().unwrap_or(0.0),
-                r["floor_us"].as_f64().unwrap_or(0.0),
-                r["ratio"].as_f64().unwrap_or(0.0)
+                "| {} | {:.1} | {:.1} | {} |",
+                r.operation,
+                r.store_us,
+                r.floor_us,
+                ratio_with_spread(&r.ratio)
             );
         }
         let _ = writeln!(s);
@@ -862,17 +1326,29 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
 
     let _ = writeln!(
         s,
-        "## Every figure\n\n| benchmark | median | {:.0}% interval | ops/s |\n|---|---:|---|---:|",
+        "## Every figure\n\nTime per operation. Spread: criterion's {:.0}% interval of the \
+         median, widened to cover every pass.\n\n| benchmark | median | spread | each pass's \
+         median | ops/s |\n|---|---:|---|---|---:|",
         d.figures.first().map_or(95.0, |f| f.confidence * 100.0)
     );
     for f in &d.figures {
+        let e = f.elements as f64;
         let _ = writeln!(
             s,
-            "| {} | {} | {} – {} | {} |",
+            "| {} | {} | {} – {} | {} | {} |",
             f.full_id,
             ns(f.per_op()),
-            ns(f.low / f.elements as f64),
-            ns(f.high / f.elements as f64),
+            ns(f.low / e),
+            ns(f.high / e),
+            if f.pass_medians.is_empty() {
+                "–".to_owned()
+            } else {
+                f.pass_medians
+                    .iter()
+                    .map(|m| ns(m / e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
             rate(f.ops_per_sec())
         );
     }
@@ -908,15 +1384,30 @@ fn json_report(d: &Data) -> Value {
             "store": f.function,
             "param": f.param,
             "median_ns": f.median,
-            "ci_low_ns": f.low,
-            "ci_high_ns": f.high,
+            "spread_low_ns": f.low,
+            "spread_high_ns": f.high,
+            "pass_medians_ns": f.pass_medians,
             "confidence_level": f.confidence,
             "elements_per_iteration": f.elements,
             "per_op_ns": f.per_op(),
             "ops_per_sec": f.ops_per_sec(),
         })).collect::<Vec<_>>(),
         "missing": d.missing,
-        "paired": d.run["paired"],
+        "passes": d.run["passes"].as_array().map_or(1, Vec::len).max(1),
+        "ratios": ratios(d).iter().map(|r| json!({
+            "name": r.name, "value": r.value, "low": r.low, "high": r.high,
+        })).collect::<Vec<_>>(),
+        "paired": {
+            "rounds": paired_rows(d).0,
+            "rows": paired_rows(d).1.iter().map(|r| json!({
+                "operation": r.operation,
+                "store_us": r.store_us,
+                "floor_us": r.floor_us,
+                "ratio": r.ratio.value,
+                "ratio_low": r.ratio.low,
+                "ratio_high": r.ratio.high,
+            })).collect::<Vec<_>>(),
+        },
         "round_trips": d.run["round_trips"],
         "footprint": d.run["footprint"],
         "codec_sizes": d.run["codec_sizes"],
@@ -1121,6 +1612,7 @@ mod tests {
             confidence: 0.95,
             elements: 1,
             throughput: false,
+            pass_medians: Vec::new(),
         }
     }
 
@@ -1133,6 +1625,7 @@ mod tests {
             missing: vec![],
             machine: vec![],
             versions: vec![],
+            pass_figures: vec![],
         }
     }
 
@@ -1165,5 +1658,75 @@ mod tests {
         );
         let svg = svg_chart(&d);
         assert!(svg.starts_with("<svg") && svg.contains("60.0 µs"));
+    }
+
+    #[test]
+    fn passes_give_the_median_and_a_spread_covering_every_pass() {
+        let mut figures = vec![
+            fig("Get", "memory", "10k ids", 0.0),
+            fig("Get", "redis", "hit", 0.0),
+        ];
+        let pass = |m: f64, r: f64| {
+            json!({"figures": {
+                "Get/memory/10k ids": {"median": m, "low": m - 1.0, "high": m + 1.0},
+                "Get/redis/hit": {"median": r, "low": r - 100.0, "high": r + 100.0},
+            }, "paired": {"rounds": 10, "rows": [
+                {"operation": "get", "store_us": r / 1000.0, "floor_us": 50.0, "ratio": r / 50_000.0}
+            ]}})
+        };
+        let run =
+            json!({"passes": [pass(20.0, 60_000.0), pass(22.0, 66_000.0), pass(21.0, 57_000.0)]});
+        let per_pass = apply_passes(&run, &mut figures);
+        assert_eq!(per_pass.len(), 3);
+        assert_eq!(figures[0].median, 21.0);
+        assert_eq!((figures[0].low, figures[0].high), (19.0, 23.0));
+        assert_eq!(figures[1].pass_medians, [60_000.0, 66_000.0, 57_000.0]);
+        let mut d = data(figures);
+        d.run = run;
+        d.pass_figures = per_pass;
+        let rs = ratios(&d);
+        let r = rs
+            .iter()
+            .find(|r| r.name == "Get: redis / memory (time)")
+            .expect("ratio");
+        // Per pass: 3000, 3000, 2714.3 -> median 3000, spread [2714.3, 3000].
+        assert_eq!(r.value, 3000.0);
+        assert!((r.low - 57_000.0 / 21.0).abs() < 1e-9 && r.high == 3000.0);
+        let p = rs
+            .iter()
+            .find(|r| r.name.starts_with("paired get"))
+            .expect("paired");
+        assert_eq!((p.low, p.value, p.high), (1.14, 1.2, 1.32));
+        let md = markdown(&d, "c.svg", true);
+        assert!(
+            md.contains("| Get: redis / memory (time) | 3000 [2714–3000] |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| get | 60.0 | 50.0 | 1.20 [1.14–1.32] |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn compare_counts_what_falls_inside_the_earlier_spread() {
+        let dir = std::env::temp_dir().join(format!("xtask-compare-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("dir");
+        let report = |median: f64, ratio: f64| {
+            json!({"date": "d", "passes": 3, "figures": [{
+                "id": "Get/redis/hit", "median_ns": median, "spread_low_ns": 90.0,
+                "spread_high_ns": 110.0, "elements_per_iteration": 1,
+            }], "ratios": [{"name": "r", "value": ratio, "low": 1.0, "high": 1.2}]})
+        };
+        let earlier = dir.join("earlier.json");
+        fs::write(&earlier, report(100.0, 1.1).to_string()).expect("write");
+        fs::write(dir.join("report.json"), report(120.0, 1.15).to_string()).expect("write");
+        compare(&dir, &earlier).expect("compare");
+        let md = fs::read_to_string(dir.join("compare.md")).expect("compare.md");
+        assert!(
+            md.contains("0 of 1 figures and 1 of 1 ratios fall inside"),
+            "{md}"
+        );
+        let _ = fs::remove_dir_all(&dir);
     }
 }
