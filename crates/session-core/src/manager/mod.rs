@@ -1,0 +1,620 @@
+//! [`SessionManager`]: the layer a service talks to, above any [`Store`].
+
+mod cleanup;
+mod config;
+mod event;
+mod token;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{broadcast, watch};
+use tracing::field::Empty;
+
+use crate::error::{Error, Result};
+use crate::id::{ConnectionId, SessionId, UserId};
+use crate::model::{Metadata, Session, SessionState, Stats};
+use crate::store::{ListFilter, Page, Store};
+use crate::time::Timestamp;
+use crate::trace::{Traced, in_span};
+
+pub use cleanup::CleanupHandle;
+pub use config::ManagerConfig;
+pub use event::{DeleteReason, SessionEvent};
+pub use token::{SessionToken, TOKEN_HASH_KEY};
+
+/// How many times a heartbeat re-reads after losing a compare-and-set race before it gives
+/// up with the conflict.
+const HEARTBEAT_MAX_ATTEMPTS: usize = 16;
+
+/// What [`SessionManager::create_session`] makes: a session of a user, from an address.
+///
+/// ```
+/// use session_core::{NewSession, SessionState, UserId};
+///
+/// let new = NewSession::new(UserId::new("alice")?)
+///     .client_addr("203.0.113.7:51000".parse().unwrap())
+///     .state(SessionState::Active)
+///     .metadata("device", "laptop");
+/// # let _ = new;
+/// # Ok::<(), session_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct NewSession {
+    user_id: UserId,
+    connection_id: Option<ConnectionId>,
+    client_addr: Option<std::net::SocketAddr>,
+    server_addr: Option<std::net::SocketAddr>,
+    state: SessionState,
+    metadata: Metadata,
+    stats: Stats,
+}
+
+impl NewSession {
+    /// A new session of `user_id`, state [`SessionState::Active`].
+    pub fn new(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            connection_id: None,
+            client_addr: None,
+            server_addr: None,
+            state: SessionState::Active,
+            metadata: Metadata::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The connection it rides on.
+    pub fn connection_id(mut self, id: ConnectionId) -> Self {
+        self.connection_id = Some(id);
+        self
+    }
+
+    /// The client's address.
+    pub fn client_addr(mut self, addr: std::net::SocketAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
+    }
+
+    /// This server's address.
+    pub fn server_addr(mut self, addr: std::net::SocketAddr) -> Self {
+        self.server_addr = Some(addr);
+        self
+    }
+
+    /// The initial state.
+    pub fn state(mut self, state: SessionState) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// Adds a metadata entry ([`TOKEN_HASH_KEY`] is reserved: create refuses it).
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Initial counters.
+    pub fn stats(mut self, stats: Stats) -> Self {
+        self.stats = stats;
+        self
+    }
+}
+
+/// A session just created, and the token to give its client (shown once: the store keeps
+/// only its hash).
+#[derive(Debug, Clone)]
+pub struct CreatedSession {
+    /// The stored session (version 1).
+    pub session: Arc<Session>,
+    /// The client's credential.
+    pub token: SessionToken,
+}
+
+/// What a [`SessionManager::heartbeat`] did.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    /// The session after the heartbeat.
+    pub session: Arc<Session>,
+    /// True if the heartbeat wrote (slid the expiry); false if it was within
+    /// [`ManagerConfig::heartbeat_interval`] of the last written one.
+    pub written: bool,
+}
+
+/// What [`SessionManager::revoke_user`] deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revocation {
+    /// The sessions deleted, by id.
+    pub ids: Vec<SessionId>,
+    /// Sessions created while the revocation ran, deleted by its final sweep without their
+    /// ids being known (usually 0).
+    pub unlisted: u64,
+}
+
+impl Revocation {
+    /// How many sessions were deleted in all.
+    pub fn total(&self) -> u64 {
+        self.ids.len() as u64 + self.unlisted
+    }
+}
+
+/// Counters of one manager instance since it was built, and the store's live count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ManagerStats {
+    /// Live sessions in the store ([`Store::count`]; all instances sharing it).
+    pub live_sessions: u64,
+    /// Sessions created here.
+    pub created: u64,
+    /// Successful `update_session` calls here.
+    pub updated: u64,
+    /// Sessions deleted here by `delete_session` (and heartbeats past the lifetime).
+    pub deleted: u64,
+    /// Sessions deleted here by `revoke_user`.
+    pub revoked: u64,
+    /// Expired sessions reclaimed by cleanup passes here.
+    pub expired_reclaimed: u64,
+    /// Heartbeats received.
+    pub heartbeats: u64,
+    /// Heartbeats that wrote to the store.
+    pub heartbeat_writes: u64,
+    /// Tokens refused (malformed, unknown session, or wrong secret).
+    pub tokens_refused: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    created: AtomicU64,
+    updated: AtomicU64,
+    deleted: AtomicU64,
+    revoked: AtomicU64,
+    expired_reclaimed: AtomicU64,
+    heartbeats: AtomicU64,
+    heartbeat_writes: AtomicU64,
+    tokens_refused: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+#[derive(Debug)]
+struct Inner<S> {
+    store: Traced<S>,
+    config: ManagerConfig,
+    events: broadcast::Sender<SessionEvent>,
+    counters: Counters,
+    /// Dropped with the last manager handle; cleanup tasks watch it to stop at once.
+    alive: watch::Sender<()>,
+}
+
+/// Sessions for a service: creation with a client token, lookup by id, connection or token,
+/// compare-and-set updates, heartbeats with a sliding expiry under an absolute lifetime,
+/// revocation, events and a cleanup task, over any [`Store`].
+///
+/// Cloning is cheap and clones share everything. Every operation runs in a `DEBUG` span
+/// `session_manager` (fields `op`, `store`, `outcome`, `duration_us`), and the store is
+/// wrapped in [`Traced`] so each store call inside gets its own `session_store` span.
+///
+/// Expiry: a session is created to expire `idle_timeout` from now (or at the end of its
+/// `max_lifetime`, if sooner); each written heartbeat moves the expiry to `idle_timeout`
+/// from then, never past `created_at + max_lifetime`.
+///
+/// Needs a tokio runtime only for [`SessionManager::spawn_cleanup`].
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::{DeleteReason, ManagerConfig, NewSession, SessionManager, UserId};
+/// use store_memory::MemoryStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), session_core::Error> {
+/// let manager = SessionManager::new(
+///     MemoryStore::new(),
+///     ManagerConfig::new()
+///         .idle_timeout(Duration::from_secs(30 * 60))
+///         .max_lifetime(Duration::from_secs(24 * 3600)),
+/// );
+/// let cleanup = manager.spawn_cleanup(Duration::from_secs(60));
+/// let mut events = manager.subscribe();
+///
+/// let login = manager.create_session(NewSession::new(UserId::new("alice")?)).await?;
+/// let token: &str = login.token.as_str(); // give this to the client
+///
+/// // On each request: the token names the session and proves the secret.
+/// let session = manager.get_session_by_token(token).await?.expect("valid token");
+/// manager.heartbeat(&session.id).await?;
+/// manager.delete_session(&session.id, DeleteReason::Logout).await?;
+/// assert!(manager.get_session_by_token(token).await?.is_none());
+/// # let _ = events.recv().await;
+/// cleanup.stop().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct SessionManager<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for SessionManager<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+macro_rules! manager_span {
+    ($self:ident, $op:literal, $fut:expr) => {
+        in_span(
+            tracing::debug_span!(
+                "session_manager",
+                op = $op,
+                store = $self.inner.config.store_name,
+                outcome = Empty,
+                duration_us = Empty
+            ),
+            $fut,
+        )
+    };
+}
+
+impl<S: Store> SessionManager<S> {
+    /// A manager over `store`.
+    pub fn new(store: S, config: ManagerConfig) -> Self {
+        let (events, _) = broadcast::channel(config.event_capacity);
+        let (alive, _) = watch::channel(());
+        Self {
+            inner: Arc::new(Inner {
+                store: Traced::new(store, config.store_name),
+                config,
+                events,
+                counters: Counters::default(),
+                alive,
+            }),
+        }
+    }
+
+    /// The store, traced.
+    pub fn store(&self) -> &Traced<S> {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ManagerConfig {
+        &self.inner.config
+    }
+
+    /// A receiver of every event sent from now on. A subscriber that falls more than
+    /// [`ManagerConfig::event_capacity`] events behind gets `RecvError::Lagged` and skips
+    /// ahead; the manager never waits for subscribers.
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: SessionEvent) {
+        // An error only means nobody is subscribed.
+        let _ = self.inner.events.send(event);
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.config.clock.now()
+    }
+
+    fn lifetime_end(&self, session: &Session) -> Timestamp {
+        session.created_at + self.inner.config.max_lifetime
+    }
+
+    /// Creates a session and its client token.
+    ///
+    /// The session expires `idle_timeout` from now (or at the end of `max_lifetime`, if
+    /// sooner). Fails with [`Error::InvalidInput`] if `new` carries [`TOKEN_HASH_KEY`] in its
+    /// metadata or the metadata is over its limits (the hash takes one entry), and with the
+    /// store's errors ([`Error::AlreadyExists`] for a connection id in use).
+    pub async fn create_session(&self, new: NewSession) -> Result<CreatedSession> {
+        manager_span!(self, "create_session", self.create_inner(new)).await
+    }
+
+    async fn create_inner(&self, new: NewSession) -> Result<CreatedSession> {
+        if new.metadata.contains_key(TOKEN_HASH_KEY) {
+            return Err(reserved_key());
+        }
+        let config = &self.inner.config;
+        let now = self.now();
+        let ttl = config.idle_timeout.min(config.max_lifetime);
+        let mut builder = Session::builder(new.user_id, now, ttl)
+            .state(new.state)
+            .stats(new.stats);
+        if let Some(c) = new.connection_id {
+            builder = builder.connection_id(c);
+        }
+        if let Some(a) = new.client_addr {
+            builder = builder.client_addr(a);
+        }
+        if let Some(a) = new.server_addr {
+            builder = builder.server_addr(a);
+        }
+        let mut session = builder.build();
+        session.metadata = new.metadata;
+        let (token, hash) = SessionToken::generate(session.id)?;
+        session.metadata.insert(TOKEN_HASH_KEY.to_owned(), hash);
+        let session = self.inner.store.create(session).await?;
+        bump(&self.inner.counters.created, 1);
+        self.emit(SessionEvent::Created(Arc::clone(&session)));
+        Ok(CreatedSession { session, token })
+    }
+
+    /// The live session with this id.
+    pub async fn get_session(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
+        manager_span!(self, "get_session", self.inner.store.get(id)).await
+    }
+
+    /// The live session holding this connection id.
+    pub async fn get_session_by_connection(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<Option<Arc<Session>>> {
+        manager_span!(
+            self,
+            "get_session_by_connection",
+            self.inner.store.get_by_connection_id(connection_id)
+        )
+        .await
+    }
+
+    /// The live session a client token belongs to: `None` if the session is gone or the
+    /// secret does not match (the two are not told apart), [`Error::InvalidInput`] (field
+    /// `"token"`) if the text is not a token at all. One store read; no panic on any input.
+    pub async fn get_session_by_token(&self, token: &str) -> Result<Option<Arc<Session>>> {
+        manager_span!(self, "get_session_by_token", self.by_token(token)).await
+    }
+
+    async fn by_token(&self, token: &str) -> Result<Option<Arc<Session>>> {
+        let token = match SessionToken::parse(token) {
+            Ok(t) => t,
+            Err(e) => {
+                bump(&self.inner.counters.tokens_refused, 1);
+                return Err(e);
+            }
+        };
+        let session = self.inner.store.get(&token.session_id()).await?;
+        let session = session.filter(|s| {
+            s.metadata
+                .get(TOKEN_HASH_KEY)
+                .is_some_and(|hash| token.matches(hash))
+        });
+        if session.is_none() {
+            bump(&self.inner.counters.tokens_refused, 1);
+        }
+        Ok(session)
+    }
+
+    /// Changes a session with compare-and-set ([`Store::update_with`]: `change` is applied to
+    /// a fresh copy and retried on a conflict) and returns the stored result.
+    ///
+    /// `change` may set the state, connection id, addresses, metadata, stats,
+    /// `last_active_at`, and the expiry within the session's lifetime. It may not change the
+    /// id, user id, creation time or version, nor set, change or remove [`TOKEN_HASH_KEY`]:
+    /// any of those gives [`Error::InvalidInput`] and nothing is written, as does an error
+    /// returned by `change` itself.
+    pub async fn update_session<F>(&self, id: &SessionId, change: F) -> Result<Arc<Session>>
+    where
+        F: FnMut(&mut Session) -> Result<()> + Send,
+    {
+        manager_span!(self, "update_session", self.update_inner(id, change)).await
+    }
+
+    async fn update_inner<F>(&self, id: &SessionId, mut change: F) -> Result<Arc<Session>>
+    where
+        F: FnMut(&mut Session) -> Result<()> + Send,
+    {
+        let max_lifetime = self.inner.config.max_lifetime;
+        let session = self
+            .inner
+            .store
+            .update_with(id, |s| {
+                let id = s.id;
+                let user = s.user_id.clone();
+                let created_at = s.created_at;
+                let version = s.version;
+                let hash = s.metadata.get(TOKEN_HASH_KEY).cloned();
+                change(s)?;
+                if s.id != id {
+                    return Err(Error::invalid("id", "a session's id cannot change"));
+                }
+                if s.user_id != user {
+                    return Err(Error::invalid("user_id", "a session's user cannot change"));
+                }
+                if s.created_at != created_at {
+                    return Err(Error::invalid("created_at", "cannot change"));
+                }
+                if s.version != version {
+                    return Err(Error::invalid("version", "is assigned by the store"));
+                }
+                if s.metadata.get(TOKEN_HASH_KEY) != hash.as_ref() {
+                    return Err(reserved_key());
+                }
+                if s.expires_at > created_at + max_lifetime {
+                    return Err(Error::invalid(
+                        "expires_at",
+                        "after the end of the session's lifetime",
+                    ));
+                }
+                Ok(())
+            })
+            .await?;
+        bump(&self.inner.counters.updated, 1);
+        self.emit(SessionEvent::Updated(Arc::clone(&session)));
+        Ok(session)
+    }
+
+    /// Deletes a session; true if a live one was there (then a
+    /// [`SessionEvent::Deleted`] with `reason` is sent).
+    pub async fn delete_session(&self, id: &SessionId, reason: DeleteReason) -> Result<bool> {
+        manager_span!(self, "delete_session", self.delete_inner(id, reason)).await
+    }
+
+    async fn delete_inner(&self, id: &SessionId, reason: DeleteReason) -> Result<bool> {
+        let deleted = self.inner.store.delete(id).await?;
+        if deleted {
+            bump(&self.inner.counters.deleted, 1);
+            self.emit(SessionEvent::Deleted { id: *id, reason });
+        }
+        Ok(deleted)
+    }
+
+    /// A page of live sessions matching `filter`, with the exact total.
+    pub async fn list_sessions(&self, filter: &ListFilter) -> Result<Page> {
+        manager_span!(self, "list_sessions", self.inner.store.list(filter)).await
+    }
+
+    /// Every live session of `user_id`, oldest first.
+    pub async fn user_sessions(&self, user_id: &UserId) -> Result<Vec<Arc<Session>>> {
+        manager_span!(
+            self,
+            "user_sessions",
+            self.inner.store.get_by_user_id(user_id)
+        )
+        .await
+    }
+
+    /// Marks a session alive: moves its expiry to `idle_timeout` from now, never past
+    /// `created_at + max_lifetime`, and sets `last_active_at`.
+    ///
+    /// Throttled: a heartbeat within [`ManagerConfig::heartbeat_interval`] of the last
+    /// written one reads the session but writes nothing, so a burst of heartbeats (from any
+    /// number of tasks or instances) costs at most one store write per interval; concurrent
+    /// heartbeats that lose the compare-and-set re-read and see the winner's write.
+    ///
+    /// [`Error::NotFound`] if the session is gone. A session found at or past the end of its
+    /// lifetime is deleted ([`DeleteReason::LifetimeEnded`]) and reported as not found.
+    pub async fn heartbeat(&self, id: &SessionId) -> Result<Heartbeat> {
+        manager_span!(self, "heartbeat", self.heartbeat_inner(id)).await
+    }
+
+    async fn heartbeat_inner(&self, id: &SessionId) -> Result<Heartbeat> {
+        let counters = &self.inner.counters;
+        bump(&counters.heartbeats, 1);
+        let config = &self.inner.config;
+        let interval = config.heartbeat_interval();
+        let mut last = None;
+        for _ in 0..HEARTBEAT_MAX_ATTEMPTS {
+            let current = self
+                .inner
+                .store
+                .get(id)
+                .await?
+                .ok_or(Error::NotFound { id: *id })?;
+            let now = self.now();
+            let end = self.lifetime_end(&current);
+            if end <= now {
+                self.delete_inner(id, DeleteReason::LifetimeEnded).await?;
+                return Err(Error::NotFound { id: *id });
+            }
+            if now.duration_since(current.last_active_at) < interval {
+                return Ok(Heartbeat {
+                    session: current,
+                    written: false,
+                });
+            }
+            let mut next = Session::clone(&current);
+            next.last_active_at = now;
+            next.expires_at = (now + config.idle_timeout).min(end);
+            match self.inner.store.update(next).await {
+                Ok(session) => {
+                    bump(&counters.heartbeat_writes, 1);
+                    return Ok(Heartbeat {
+                        session,
+                        written: true,
+                    });
+                }
+                Err(e) if e.is_conflict() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(Error::NotFound { id: *id }))
+    }
+
+    /// Deletes every live session of `user_id` except `except` ("log out my other devices")
+    /// and returns what it deleted; sends one [`SessionEvent::Revoked`].
+    ///
+    /// The sessions are listed, deleted one by one (so their ids are known), and a final
+    /// [`Store::delete_by_user_id`] catches any created meanwhile ([`Revocation::unlisted`]).
+    pub async fn revoke_user(
+        &self,
+        user_id: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Revocation> {
+        manager_span!(self, "revoke_user", self.revoke_inner(user_id, except)).await
+    }
+
+    async fn revoke_inner(
+        &self,
+        user_id: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Revocation> {
+        let store = &self.inner.store;
+        let mut revocation = Revocation::default();
+        for session in store.get_by_user_id(user_id).await? {
+            if Some(&session.id) == except {
+                continue;
+            }
+            if store.delete(&session.id).await? {
+                revocation.ids.push(session.id);
+            }
+        }
+        revocation.unlisted = store.delete_by_user_id(user_id, except).await?;
+        bump(&self.inner.counters.revoked, revocation.total());
+        self.emit(SessionEvent::Revoked {
+            user_id: user_id.clone(),
+            ids: revocation.ids.clone(),
+            except: except.copied(),
+        });
+        Ok(revocation)
+    }
+
+    /// One cleanup pass: [`Store::delete_expired`], and a [`SessionEvent::Expired`] if it
+    /// removed any. Returns how many it removed.
+    pub async fn cleanup(&self) -> Result<u64> {
+        manager_span!(self, "cleanup", self.cleanup_inner()).await
+    }
+
+    async fn cleanup_inner(&self) -> Result<u64> {
+        let count = self.inner.store.delete_expired().await?;
+        if count > 0 {
+            bump(&self.inner.counters.expired_reclaimed, count);
+            self.emit(SessionEvent::Expired { count });
+        }
+        Ok(count)
+    }
+
+    /// This instance's counters and the store's live count.
+    pub async fn stats(&self) -> Result<ManagerStats> {
+        manager_span!(self, "stats", self.stats_inner()).await
+    }
+
+    async fn stats_inner(&self) -> Result<ManagerStats> {
+        let live_sessions = self.inner.store.count().await?;
+        let c = &self.inner.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Ok(ManagerStats {
+            live_sessions,
+            created: load(&c.created),
+            updated: load(&c.updated),
+            deleted: load(&c.deleted),
+            revoked: load(&c.revoked),
+            expired_reclaimed: load(&c.expired_reclaimed),
+            heartbeats: load(&c.heartbeats),
+            heartbeat_writes: load(&c.heartbeat_writes),
+            tokens_refused: load(&c.tokens_refused),
+        })
+    }
+}
+
+fn reserved_key() -> Error {
+    Error::invalid(
+        "metadata",
+        "session_manager.token_sha256 is reserved for the manager",
+    )
+}
