@@ -56,6 +56,7 @@ use crate::{
 };
 
 mod cases;
+pub mod model;
 pub use cases::*;
 
 /// How time passes for the store under test.
