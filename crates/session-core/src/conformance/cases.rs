@@ -280,6 +280,154 @@ pub async fn user_ids_with_special_characters_do_not_collide<S: Store + 'static>
     assert_eq!(f.count().await, users.len() as u64 - 1);
 }
 
+// ---- hostile input (docs/RELIABILITY.md section 5) ------------------------------------------
+
+/// Every refused row of [`hostile::refused_writes`] gets `InvalidInput` naming its field, and
+/// no view of the store changes (expiry past the far-future edge on create, update and touch;
+/// metadata keys of 10 MB, with control characters, 10 000 entries; validation before the
+/// existence, version and collision checks).
+pub async fn hostile_writes_refused_and_nothing_written<S: Store + 'static>(f: Fixture<S>) {
+    let victim = f.create(f.session("victim")).await;
+    let other = f.create(f.session("{victim}")).await;
+    let users = ["victim", "{victim}", "hostile"];
+    let before = f.snapshot(&users).await;
+    let fresh = f.session("hostile");
+    for row in super::hostile::refused_writes(&victim, &fresh, f.now()) {
+        let result = row.write.apply(&*f.store).await;
+        match &result {
+            Err(Error::InvalidInput { field, .. }) if *field == row.field => {}
+            other => panic!(
+                "{}: expected InvalidInput on {}, got {other:?}",
+                row.what, row.field
+            ),
+        }
+    }
+    assert_eq!(f.snapshot(&users).await, before);
+    f.assert_indexed(&victim).await;
+    f.assert_indexed(&other).await;
+}
+
+/// The parsers refuse hostile text with `InvalidInput` naming the field: user ids that are
+/// empty, 10 MB, 257 bytes, or hold control characters; session and connection ids that are
+/// empty, `{`, `}`, `*`, `:`, globs, key syntax, or U+FFFD (what invalid UTF-8 decodes to).
+pub async fn hostile_text_refused<S: Store + 'static>(_f: Fixture<S>) {
+    for (what, field, result) in super::hostile::refused_text() {
+        match &result {
+            Err(Error::InvalidInput { field: got, .. }) if *got == field => {}
+            other => panic!("{what}: expected InvalidInput on {field}, got {other:?}"),
+        }
+    }
+    // Braced, URN and upper-case UUID text is valid and means the same id.
+    let id = SessionId::parse("0190b0a0-0000-7000-8000-00000000000b").unwrap();
+    for text in [
+        "{0190b0a0-0000-7000-8000-00000000000b}",
+        "urn:uuid:0190B0A0-0000-7000-8000-00000000000B",
+        "0190b0a00000700080000000000000 0b"
+            .replace(' ', "")
+            .as_str(),
+    ] {
+        assert_eq!(SessionId::parse(text).ok(), Some(id), "{text}");
+    }
+}
+
+/// Odd but valid input ([`hostile::accepted_sessions`]: user ids made of `{`, `}`, `:`, `*`,
+/// `%`, key syntax, 256 bytes of `ü`; nil and all-ones ids; expiry exactly
+/// `Timestamp::MAX`; metadata of layout and control characters) is stored and read back
+/// unchanged by id, user, connection and list; user ids that escape alike stay apart; a
+/// touch to `Timestamp::MAX` works; revoking each user removes exactly its sessions.
+pub async fn hostile_values_accepted_and_round_trip<S: Store + 'static>(f: Fixture<S>) {
+    let bystander = f.create(f.session("bystander")).await;
+    let rows = super::hostile::accepted_sessions(&f.session("hostile"));
+    let mut created = Vec::new();
+    for (what, s) in &rows {
+        let got = f
+            .store
+            .create(s.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: create refused: {e:?}"));
+        let mut want = s.clone();
+        want.version = 1;
+        assert_eq!(*got, want, "{what}: create returned another session");
+        f.assert_indexed(&got).await;
+        created.push(got);
+    }
+    let listed = f.list_all().await;
+    assert_eq!(listed.total, rows.len() as u64 + 1);
+    for s in &created {
+        assert!(listed.ids.contains(&s.id), "{:?} not listed", s.user_id);
+        let touched = f.store.touch(&s.id, Timestamp::MAX).await.unwrap();
+        assert_eq!(touched.expires_at, Timestamp::MAX);
+        assert_eq!(touched.version, 2);
+        f.assert_indexed(&touched).await;
+    }
+    // Each odd user's sessions, exactly: `{` and `%7B` (its escape) never share an index.
+    let mut users: Vec<&UserId> = created.iter().map(|s| &s.user_id).collect();
+    users.sort();
+    users.dedup();
+    for u in users {
+        let mut want: Vec<SessionId> = created
+            .iter()
+            .filter(|s| s.user_id == *u)
+            .map(|s| s.id)
+            .collect();
+        want.sort();
+        assert_eq!(ids(&f.by_user(u.as_str()).await), want, "user {u:?}");
+        let n = f.store.delete_by_user_id(u, None).await.unwrap();
+        assert_eq!(n, want.len() as u64, "user {u:?}");
+    }
+    assert_eq!(f.count().await, 1);
+    assert_eq!(f.get(&bystander.id).await.as_deref(), Some(&*bystander));
+}
+
+/// Reads with extreme arguments answer without overflow: list with `limit` and `offset` of
+/// `usize::MAX`, get_many with 2 000 ids (repeats and misses).
+pub async fn hostile_read_arguments<S: Store + 'static>(f: Fixture<S>) {
+    let a = f.create(f.session("u")).await;
+    let b = f.create(f.session("u")).await;
+    for (limit, offset, want) in [
+        (usize::MAX, 0, 2),
+        (usize::MAX, 1, 1),
+        (usize::MAX, usize::MAX, 0),
+        (0, usize::MAX, 0),
+        (1, usize::MAX - 1, 0),
+    ] {
+        let page = f
+            .store
+            .list(&ListFilter::new().limit(limit).offset(offset))
+            .await
+            .unwrap_or_else(|e| panic!("list({limit}, {offset}): {e:?}"));
+        assert_eq!(page.total, 2, "list({limit}, {offset})");
+        assert_eq!(page.sessions.len(), want, "list({limit}, {offset})");
+        let page = f
+            .store
+            .list(
+                &ListFilter::new()
+                    .user(a.user_id.clone())
+                    .limit(limit)
+                    .offset(offset),
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.sessions.len(), want, "list(user, {limit}, {offset})");
+    }
+    let mut many = Vec::new();
+    for i in 0..2_000 {
+        many.push(match i % 4 {
+            0 => a.id,
+            1 => b.id,
+            _ => SessionId::new(),
+        });
+    }
+    let got = f.store.get_many(&many).await.unwrap();
+    assert_eq!(got.len(), many.len());
+    for (id, s) in many.iter().zip(&got) {
+        assert_eq!(
+            s.as_ref().map(|s| s.id),
+            [a.id, b.id].contains(id).then_some(*id)
+        );
+    }
+}
+
 // ---- get_many ------------------------------------------------------------------------------
 
 /// get_many answers in the order asked, with `None` for misses, repeats and expired sessions.
@@ -1018,6 +1166,10 @@ macro_rules! __conformance_cases {
             create_rejects_bad_input_table,
             user_id_validation,
             user_ids_with_special_characters_do_not_collide,
+            hostile_writes_refused_and_nothing_written,
+            hostile_text_refused,
+            hostile_values_accepted_and_round_trip,
+            hostile_read_arguments,
             get_many_order_and_misses,
             get_many_empty,
             update_bumps_version,

@@ -56,6 +56,7 @@ use crate::{
 };
 
 mod cases;
+pub mod hostile;
 pub mod model;
 pub use cases::*;
 
