@@ -179,7 +179,6 @@ fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
 }
 
-#[derive(Debug)]
 struct Inner<S> {
     store: Traced<S>,
     config: ManagerConfig,
@@ -232,9 +231,17 @@ struct Inner<S> {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct SessionManager<S> {
     inner: Arc<Inner<S>>,
+}
+
+impl<S> std::fmt::Debug for SessionManager<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("store", &self.inner.config.store_name)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S> Clone for SessionManager<S> {
