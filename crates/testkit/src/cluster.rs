@@ -57,6 +57,183 @@ impl RedisCluster {
     pub fn node_urls(&self) -> Vec<String> {
         self.nodes.iter().map(ServerProcess::url).collect()
     }
+
+    fn node_mut(&mut self, addr: &str) -> Result<&mut ServerProcess, String> {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.addr() == addr)
+            .ok_or_else(|| format!("{addr} is not a node of this cluster"))
+    }
+
+    /// Kills node `addr` (`127.0.0.1:PORT`) with SIGKILL, as a crash would. The other nodes
+    /// notice after `cluster-node-timeout` (see [`cluster_with`](crate::cluster_with)) and, if
+    /// it was a primary with a replica, promote the replica.
+    pub fn kill_node(&mut self, addr: &str) -> Result<(), String> {
+        self.node_mut(addr)?.kill()
+    }
+
+    /// Starts a node killed with [`kill_node`](Self::kill_node) again, on its port with its
+    /// `nodes.conf` (it rejoins the cluster; a former primary whose replica took over becomes
+    /// a replica). Returns once it answers PING.
+    pub async fn restart_node(&mut self, addr: &str) -> Result<(), String> {
+        self.node_mut(addr)?.restart().await
+    }
+
+    /// The current topology as node `via` (`127.0.0.1:PORT`) sees it: one entry per node.
+    pub async fn topology(&self, via: &str) -> Result<Vec<ClusterNode>, String> {
+        let mut con = connect(&format!("redis://{via}"), Duration::from_secs(2))
+            .await
+            .map_err(|e| format!("connecting to {via}: {e}"))?;
+        let text: String = query(&mut con, &cluster_cmd("NODES"), "CLUSTER NODES").await?;
+        Ok(text.lines().filter_map(ClusterNode::parse).collect())
+    }
+
+    /// Moves `slot` from the primary serving it to the primary `target` (`127.0.0.1:PORT`) as
+    /// `redis-cli --cluster reshard` does: `CLUSTER SETSLOT IMPORTING` on the target,
+    /// `MIGRATING` on the source, `MIGRATE` of the slot's keys `batch` at a time with `pause`
+    /// between batches (so that traffic meets the slot half-moved, answered with `ASK` and
+    /// `TRYAGAIN`), then `SETSLOT NODE` on the target, the source and every other primary.
+    /// Returns how many keys were moved.
+    pub async fn migrate_slot(
+        &self,
+        slot: u16,
+        target: &str,
+        batch: usize,
+        pause: Duration,
+    ) -> Result<u64, String> {
+        let nodes = self.topology(target).await?;
+        let source = nodes
+            .iter()
+            .find(|n| n.primary && n.slots.iter().any(|&(lo, hi)| lo <= slot && slot <= hi))
+            .ok_or_else(|| format!("no primary serves slot {slot}"))?
+            .clone();
+        let dest = nodes
+            .iter()
+            .find(|n| n.addr == target && n.primary)
+            .ok_or_else(|| format!("{target} is not a primary"))?
+            .clone();
+        if source.addr == dest.addr {
+            return Err(format!("{target} already serves slot {slot}"));
+        }
+        let open = async |addr: &str| {
+            connect(&format!("redis://{addr}"), Duration::from_secs(5))
+                .await
+                .map_err(|e| format!("connecting to {addr}: {e}"))
+        };
+        let mut src = open(&source.addr).await?;
+        let mut dst = open(&dest.addr).await?;
+        let setslot = |how: &str, id: &str| {
+            let mut cmd = cluster_cmd("SETSLOT");
+            cmd.arg(slot).arg(how).arg(id);
+            cmd
+        };
+        query::<()>(
+            &mut dst,
+            &setslot("IMPORTING", &source.id),
+            "SETSLOT IMPORTING",
+        )
+        .await?;
+        query::<()>(
+            &mut src,
+            &setslot("MIGRATING", &dest.id),
+            "SETSLOT MIGRATING",
+        )
+        .await?;
+        let (host, port) = dest
+            .addr
+            .rsplit_once(':')
+            .ok_or_else(|| format!("bad address {}", dest.addr))?;
+        let mut moved = 0u64;
+        loop {
+            let keys: Vec<Vec<u8>> = query(
+                &mut src,
+                cluster_cmd("GETKEYSINSLOT").arg(slot).arg(batch.max(1)),
+                "GETKEYSINSLOT",
+            )
+            .await?;
+            if keys.is_empty() {
+                break;
+            }
+            let mut migrate = redis::cmd("MIGRATE");
+            migrate
+                .arg(host)
+                .arg(port)
+                .arg("")
+                .arg(0)
+                .arg(5000)
+                .arg("KEYS");
+            for k in &keys {
+                migrate.arg(k.as_slice());
+            }
+            let _: redis::Value = query(&mut src, &migrate, "MIGRATE").await?;
+            moved += keys.len() as u64;
+            tokio::time::sleep(pause).await;
+        }
+        query::<()>(
+            &mut dst,
+            &setslot("NODE", &dest.id),
+            "SETSLOT NODE (target)",
+        )
+        .await?;
+        query::<()>(
+            &mut src,
+            &setslot("NODE", &dest.id),
+            "SETSLOT NODE (source)",
+        )
+        .await?;
+        for node in nodes.iter().filter(|n| n.primary && n.connected) {
+            if node.addr != source.addr && node.addr != dest.addr {
+                let mut con = open(&node.addr).await?;
+                query::<()>(&mut con, &setslot("NODE", &dest.id), "SETSLOT NODE").await?;
+            }
+        }
+        Ok(moved)
+    }
+}
+
+/// One line of `CLUSTER NODES`, as [`RedisCluster::topology`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterNode {
+    /// The node id.
+    pub id: String,
+    /// `127.0.0.1:PORT` (the client port).
+    pub addr: String,
+    /// True for a primary (`master` flag).
+    pub primary: bool,
+    /// True unless the node is flagged `fail` or `fail?`, or its link is down.
+    pub connected: bool,
+    /// The id of its primary, for a replica.
+    pub primary_id: Option<String>,
+    /// The slot ranges it serves (inclusive), for a primary.
+    pub slots: Vec<(u16, u16)>,
+}
+
+impl ClusterNode {
+    fn parse(line: &str) -> Option<Self> {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts.len() < 8 {
+            return None;
+        }
+        let addr = parts[1].split('@').next()?.to_owned();
+        let flags: Vec<&str> = parts[2].split(',').collect();
+        let slots = parts[8..]
+            .iter()
+            .filter(|s| !s.starts_with('['))
+            .filter_map(|s| match s.split_once('-') {
+                Some((lo, hi)) => Some((lo.parse().ok()?, hi.parse().ok()?)),
+                None => s.parse().ok().map(|n| (n, n)),
+            })
+            .collect();
+        Some(ClusterNode {
+            id: parts[0].to_owned(),
+            addr,
+            primary: flags.contains(&"master"),
+            connected: !flags.iter().any(|f| f.starts_with("fail")) && parts[7] == "connected",
+            primary_id: (parts[3] != "-").then(|| parts[3].to_owned()),
+            slots,
+        })
+    }
 }
 
 async fn query<T: redis::FromRedisValue>(
@@ -78,7 +255,9 @@ fn cluster_cmd(sub: &str) -> redis::Cmd {
 pub(crate) async fn start(
     binary: &Binary,
     replicas_per_primary: usize,
+    node_timeout: Duration,
 ) -> Result<RedisCluster, String> {
+    let node_timeout = node_timeout.as_millis().max(1).to_string();
     let primaries = SLOT_RANGES.len();
     let total = primaries * (1 + replicas_per_primary);
     let mut nodes = Vec::with_capacity(total);
@@ -92,7 +271,7 @@ pub(crate) async fn start(
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
-                    "5000",
+                    &node_timeout,
                     "--cluster-announce-ip",
                     "127.0.0.1",
                     // A replica of an idle primary keeps replication offset 0, and CLUSTER SLOTS

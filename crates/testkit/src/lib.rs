@@ -20,7 +20,7 @@
 //! does not form) is always a failure, never a skip.
 //!
 //! Everything started here listens on 127.0.0.1 only, runs in its own temp directory without
-//! persistence, and is killed (its directory removed, a container removed) when its handle is
+//! persistence (unless asked for with [`server_with_args`]), and is killed (its directory removed, a container removed) when its handle is
 //! dropped; a small watchdog process (`sh`, waiting for EOF on a pipe only this process holds)
 //! does the same if the test process ends without dropping it (a `static`, `exit`, a crash,
 //! Ctrl-C).
@@ -60,7 +60,7 @@ mod sentinel;
 
 use std::fmt;
 
-pub use cluster::RedisCluster;
+pub use cluster::{ClusterNode, RedisCluster};
 pub use sentinel::RedisSentinel;
 
 use container::ContainerGuard;
@@ -155,6 +155,32 @@ impl RedisServer {
             Handle::External => None,
             Handle::Process(process) => Some(process.port()),
             Handle::Container(container) => Some(container.port),
+        }
+    }
+
+    /// Kills a server this crate started with SIGKILL, as a crash would (no shutdown, no
+    /// final fsync); its port and directory are kept for [`restart`](Self::restart). `Err`
+    /// for `REDIS_URL` and containers.
+    pub fn kill(&mut self) -> Result<(), String> {
+        match &mut self.handle {
+            Handle::Process(process) => process.kill(),
+            _ => Err(format!(
+                "{} was not started from a binary here",
+                self.description
+            )),
+        }
+    }
+
+    /// Starts a server killed with [`kill`](Self::kill) again: same binary, arguments, port
+    /// and directory, so with persistence on (see [`server_with_args`]) it loads its data.
+    /// Returns once it answers PING (`LOADING` over).
+    pub async fn restart(&mut self) -> Result<(), String> {
+        match &mut self.handle {
+            Handle::Process(process) => process.restart().await,
+            _ => Err(format!(
+                "{} was not started from a binary here",
+                self.description
+            )),
         }
     }
 
@@ -337,6 +363,35 @@ pub async fn server(flavor: Flavor) -> Option<RedisServer> {
     }
 }
 
+/// Like [`server`], with `args` added after the standard ones (which they override, e.g.
+/// `["--appendonly", "yes", "--appendfsync", "always"]` for a server whose acknowledged writes
+/// survive [`RedisServer::kill`] and [`RedisServer::restart`]).
+pub async fn server_with_args(flavor: Flavor, args: &[&str]) -> Option<RedisServer> {
+    let binary = match blocking(move || find_binary(flavor)).await {
+        Ok(binary) => binary,
+        Err(reason) => {
+            return skip(format!(
+                "no {flavor} for this test: {reason}; {}",
+                flavor.install_hint()
+            ));
+        }
+    };
+    let extra: Vec<std::ffi::OsString> = args.iter().map(std::ffi::OsString::from).collect();
+    let started = process::start_process(&binary, "server", 1, |dir, ports| {
+        let mut all = process::standard_args(dir, ports[0]);
+        all.extend(extra.iter().cloned());
+        Ok(all)
+    })
+    .await;
+    match started {
+        Ok(process) => {
+            let why = format!(" (asked for {flavor} with {})", args.join(" "));
+            Some(RedisServer::from_process(&binary, process, &why))
+        }
+        Err(e) => panic!("testkit: {} failed to start: {e}", binary.describe()),
+    }
+}
+
 /// The binary for clusters and sentinels: redis-server, else valkey-server.
 async fn topology_binary(what: &str) -> Result<Binary, String> {
     let redis = blocking(|| find_binary(Flavor::Redis)).await;
@@ -360,11 +415,21 @@ async fn topology_binary(what: &str) -> Result<Binary, String> {
 /// `redis-server` (else `valkey-server`; 7.0 or later) processes on loopback ports. `None`
 /// (or a panic, when required) if there is no binary; a panic if the cluster does not form.
 pub async fn cluster(replicas_per_primary: usize) -> Option<RedisCluster> {
+    cluster_with(replicas_per_primary, std::time::Duration::from_secs(5)).await
+}
+
+/// Like [`cluster`], with the nodes' `cluster-node-timeout` set to `node_timeout` (5 s in
+/// [`cluster`]): how long a node may be unreachable before it is flagged failed and its
+/// replica takes over, for failover tests.
+pub async fn cluster_with(
+    replicas_per_primary: usize,
+    node_timeout: std::time::Duration,
+) -> Option<RedisCluster> {
     let binary = match topology_binary("a cluster").await {
         Ok(binary) => binary,
         Err(message) => return skip(message),
     };
-    match cluster::start(&binary, replicas_per_primary).await {
+    match cluster::start(&binary, replicas_per_primary, node_timeout).await {
         Ok(cluster) => Some(cluster),
         Err(e) => panic!(
             "testkit: cannot start a cluster with {}: {e}",
@@ -378,11 +443,17 @@ pub async fn cluster(replicas_per_primary: usize) -> Option<RedisCluster> {
 /// sync and every sentinel sees the primary, the replica and the other 2 sentinels. `None` (or
 /// a panic, when required) if there is no binary; a panic if the setup does not settle.
 pub async fn sentinel() -> Option<RedisSentinel> {
+    sentinel_with(sentinel::DOWN_AFTER).await
+}
+
+/// Like [`sentinel`], with the sentinels' `down-after-milliseconds` set to `down_after` (5 s
+/// in [`sentinel`]): how long the primary must be unreachable before a failover starts.
+pub async fn sentinel_with(down_after: std::time::Duration) -> Option<RedisSentinel> {
     let binary = match topology_binary("a sentinel setup").await {
         Ok(binary) => binary,
         Err(message) => return skip(message),
     };
-    match sentinel::start(&binary).await {
+    match sentinel::start(&binary, down_after).await {
         Ok(setup) => Some(setup),
         Err(e) => panic!(
             "testkit: cannot start a sentinel setup with {}: {e}",

@@ -351,6 +351,9 @@ pub(crate) struct ServerProcess {
     pub(crate) ports: Vec<u16>,
     label: String,
     log: PathBuf,
+    /// What was run, so that [`restart`](Self::restart) can run it again.
+    program: PathBuf,
+    args: Vec<OsString>,
     /// Removed on drop, after the process is gone (fields drop after `Drop::drop`).
     _dir: TempDir,
 }
@@ -407,6 +410,72 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Kills the server with SIGKILL (no shutdown, no final fsync) and reaps it. Its directory
+    /// stays, so [`restart`](Self::restart) finds its data files.
+    pub(crate) fn kill(&mut self) -> Result<(), String> {
+        self.watchdog.take();
+        self.child
+            .kill()
+            .map_err(|e| format!("cannot kill {}: {e}", self.label))?;
+        self.child
+            .wait()
+            .map_err(|e| format!("cannot reap {}: {e}", self.label))?;
+        Ok(())
+    }
+
+    /// Whether the server process is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Starts the server again after [`kill`](Self::kill): same binary, arguments, port and
+    /// directory (so it loads what it persisted there); returns once it answers PING (its
+    /// data loaded).
+    pub(crate) async fn restart(&mut self) -> Result<(), String> {
+        if self.is_running() {
+            return Err(format!("{} is still running", self.label));
+        }
+        let out = File::options()
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| format!("cannot open {}: {e}", self.log.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("cannot clone a file handle: {e}"))?;
+        self.child = Command::new(&self.program)
+            .args(&self.args)
+            .current_dir(self._dir.path())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
+        self.watchdog = Watchdog::kill_pid(self.child.id(), self._dir.path());
+        self.wait_ready(READY_TIMEOUT).await?;
+        // INFO answers while the data set is still loading; PING does not.
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let url = self.url();
+        loop {
+            let ping = async {
+                let mut con = connect(&url, Duration::from_secs(1)).await?;
+                redis::cmd("PING").query_async::<String>(&mut con).await
+            };
+            match ping.await {
+                Ok(_) => return Ok(()),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "{} answers INFO but not PING after a restart: {e}; {}",
+                        self.label,
+                        self.log_tail()
+                    ));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         // The watchdog first, so it cannot signal a recycled pid after we reap the server.
@@ -455,6 +524,8 @@ pub(crate) async fn start_process(
             ),
             ports,
             log,
+            program: binary.path.clone(),
+            args,
             _dir: dir,
         };
         match process.wait_ready(READY_TIMEOUT).await {

@@ -10,10 +10,11 @@ use crate::process::{Binary, ServerProcess, connect, info_field, standard_args, 
 pub(crate) const MASTER_NAME: &str = "mymaster";
 /// How long the replica sync and the sentinels' discovery of each other may take.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The sentinels' `down-after-milliseconds`: how long the primary must be unreachable before
-/// it is considered down (a failover then follows). Tests that want one now can send
-/// `SENTINEL FAILOVER mymaster` to any sentinel.
-const DOWN_AFTER_MS: u32 = 5000;
+/// The sentinels' default `down-after-milliseconds`: how long the primary must be unreachable
+/// before it is considered down (a failover then follows). Tests that want one now can send
+/// `SENTINEL FAILOVER mymaster` to any sentinel, or start with
+/// [`sentinel_with`](crate::sentinel_with).
+pub(crate) const DOWN_AFTER: Duration = Duration::from_secs(5);
 
 /// A primary, one replica and 3 sentinels (quorum 2) monitoring them as `"mymaster"`, all on
 /// loopback ports, started by [`sentinel`](crate::sentinel). Dropping it stops everything.
@@ -58,9 +59,45 @@ impl RedisSentinel {
     pub fn master_name(&self) -> &'static str {
         MASTER_NAME
     }
+
+    /// Kills the primary the sentinels were started on with SIGKILL, as a crash would; after
+    /// `down-after-milliseconds` the sentinels promote the replica. Its port and directory are
+    /// kept for [`restart_primary`](Self::restart_primary).
+    pub fn kill_primary(&mut self) -> Result<(), String> {
+        self.primary.kill()
+    }
+
+    /// Starts the killed primary again on its port (the sentinels then turn it into a replica
+    /// of the new primary). Returns once it answers PING.
+    pub async fn restart_primary(&mut self) -> Result<(), String> {
+        self.primary.restart().await
+    }
+
+    /// `127.0.0.1:PORT` of the primary as sentinel `i` (0 to 2) reports it now
+    /// (`SENTINEL GET-MASTER-ADDR-BY-NAME`).
+    pub async fn current_primary(&self, i: usize) -> Result<String, String> {
+        let sentinel = self
+            .sentinels
+            .get(i)
+            .ok_or_else(|| format!("no sentinel {i}"))?;
+        let mut con = connect(&sentinel.url(), Duration::from_secs(2))
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr: Vec<String> = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(MASTER_NAME)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| e.to_string())?;
+        match addr.as_slice() {
+            [host, port] => Ok(format!("{host}:{port}")),
+            _ => Err(format!("unexpected reply {addr:?}")),
+        }
+    }
 }
 
-pub(crate) async fn start(binary: &Binary) -> Result<RedisSentinel, String> {
+pub(crate) async fn start(binary: &Binary, down_after: Duration) -> Result<RedisSentinel, String> {
+    let down_after_ms = down_after.as_millis().max(1);
     let primary = start_process(binary, "sentinel-primary", 1, |dir, ports| {
         Ok(standard_args(dir, ports[0]))
     })
@@ -103,7 +140,7 @@ pub(crate) async fn start(binary: &Binary) -> Result<RedisSentinel, String> {
             let text = format!(
                 "port {port}\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\ndir {dir}\n\
                  sentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} 2\n\
-                 sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
+                 sentinel down-after-milliseconds {MASTER_NAME} {down_after_ms}\n\
                  sentinel failover-timeout {MASTER_NAME} 30000\n\
                  sentinel parallel-syncs {MASTER_NAME} 1\n",
                 port = ports[0],
