@@ -534,6 +534,15 @@ async fn task<S: Store>(
             Some(Ok(())) => "ok",
             Some(Err(e)) => {
                 report.errors += 1;
+                if report.errors <= 3 || error_kind(e) == "Backend" {
+                    let mut text = format!("{name}: {e}");
+                    let mut source = std::error::Error::source(e);
+                    while let Some(s) = source {
+                        text.push_str(&format!(": {s}"));
+                        source = s.source();
+                    }
+                    sample(&mut report, text);
+                }
                 error_kind(e)
             }
             None => {

@@ -189,13 +189,19 @@ impl RedisStore {
             .with_connection_config(|c| {
                 c.connection_timeout = config.connect_timeout;
                 c.internal_command_timeout = config.command_timeout.max(config.connect_timeout);
-                // A command in flight when its connection drops fails (Error::Unavailable)
-                // instead of being written again after the reconnect: fred's default replay
-                // ran a create or an update twice when the server had applied it before dying,
-                // so the caller of a successful write got AlreadyExists or Conflict (and a
-                // replayed delete reported `false`). Commands queued while disconnected are
-                // still sent once the connection is back.
-                c.max_command_attempts = 1;
+                // Standalone and Sentinel: a command in flight when its connection drops fails
+                // (Error::Unavailable) instead of being written again after the reconnect:
+                // fred's default replay ran a create or an update twice when the server had
+                // applied it before dying, so the caller of a successful write got
+                // AlreadyExists or Conflict (and a replayed delete reported `false`). Commands
+                // queued while disconnected are still sent once the connection is back.
+                // A Cluster keeps fred's default: its MOVED and ASK redirections spend write
+                // attempts (with one, fred 10.1 fails every redirected command), and a
+                // replayed cluster write step finds its lock token gone and fails with
+                // Error::Timeout instead of applying twice.
+                if !clustered {
+                    c.max_command_attempts = 1;
+                }
                 #[cfg(feature = "replicas")]
                 if config.replica_reads {
                     c.replica.lazy_connections = true;
