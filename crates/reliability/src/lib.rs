@@ -240,6 +240,8 @@ pub struct Report {
     pub tracked: Vec<Tracked>,
     /// The first few anomalies, described.
     pub samples: Vec<String>,
+    /// The first few errors of each kind, with their sources.
+    pub error_samples: BTreeMap<&'static str, Vec<String>>,
 }
 
 impl Report {
@@ -258,6 +260,14 @@ impl Report {
         self.latency.merge(&other.latency);
         self.timeline.extend(other.timeline);
         self.tracked.extend(other.tracked);
+        for (kind, texts) in other.error_samples {
+            let mine = self.error_samples.entry(kind).or_default();
+            for t in texts {
+                if mine.len() < 3 {
+                    mine.push(t);
+                }
+            }
+        }
         for s in other.samples {
             if self.samples.len() < 10 {
                 self.samples.push(s);
@@ -534,16 +544,18 @@ async fn task<S: Store>(
             Some(Ok(())) => "ok",
             Some(Err(e)) => {
                 report.errors += 1;
-                if report.errors <= 3 || error_kind(e) == "Backend" {
+                let kind = error_kind(e);
+                let seen = report.error_samples.entry(kind).or_default();
+                if seen.len() < 3 {
                     let mut text = format!("{name}: {e}");
                     let mut source = std::error::Error::source(e);
                     while let Some(s) = source {
                         text.push_str(&format!(": {s}"));
                         source = s.source();
                     }
-                    sample(&mut report, text);
+                    seen.push(text);
                 }
-                error_kind(e)
+                kind
             }
             None => {
                 report.hangs += 1;

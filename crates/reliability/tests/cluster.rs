@@ -119,7 +119,7 @@ async fn a_primary_dies_its_replica_takes_over_and_the_store_resumes() {
         assert!(
             matches!(*kind, "Timeout" | "Unavailable" | "Conflict" | "Backend"),
             "unexpected error kind {kind}: {:?}",
-            report.errors_by_kind()
+            report.error_samples
         );
     }
     // The killed primary comes back as a replica of the new one; the cluster is whole again.

@@ -105,7 +105,7 @@ fn check(what: &str, report: &Report, fault: &Fault) {
         assert!(
             matches!(*kind, "Timeout" | "Unavailable"),
             "unexpected error kind {kind}: {:?}",
-            report.errors_by_kind()
+            report.error_samples
         );
     }
 }

@@ -115,6 +115,13 @@ pub(crate) fn map_err(e: fred::error::Error) -> Error {
         | ErrorKind::Sentinel => Error::Unavailable {
             source: Box::new(e),
         },
+        // fred 10.1 reports "no connection to send this on" (while it reconnects, or follows
+        // a Sentinel failover) as an Unknown error.
+        ErrorKind::Unknown if e.details().starts_with("Failed to route command") => {
+            Error::Unavailable {
+                source: Box::new(e),
+            }
+        }
         _ => Error::backend(e),
     }
 }
