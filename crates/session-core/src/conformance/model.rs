@@ -17,14 +17,17 @@
 //! proptest shrinks the sequence and the test panics with the minimal one.
 //!
 //! ```no_run
-//! # use std::sync::Arc;
-//! # use session_core::conformance::{Fixture, model};
-//! # async fn fixture() -> Fixture<MyStore> { unimplemented!() }
-//! # type MyStore = Arc<dyn session_core::DynStore>;
-//! #[test]
-//! fn agrees_with_the_model() {
-//!     model::run("my-store", model::ModelConfig { cases: 256, max_ops: 40 }, fixture);
+//! use std::sync::Arc;
+//! use session_core::DynStore;
+//! use session_core::conformance::Fixture;
+//! use session_core::conformance::model::{self, ModelConfig};
+//!
+//! async fn fixture() -> Fixture<Arc<dyn DynStore>> {
+//!     unimplemented!("a fresh, empty store, as for the conformance suite")
 //! }
+//!
+//! // In tests/model.rs, inside a plain `#[test] fn`:
+//! model::run("my-store", ModelConfig { cases: 256, max_ops: 40 }, fixture);
 //! ```
 
 use std::collections::BTreeMap;
