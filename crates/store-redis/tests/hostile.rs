@@ -345,14 +345,11 @@ async fn corrupt_records_give_codec_errors_and_are_not_rewritten() {
     env.cleanup().await;
 }
 
-/// Writes on a record whose head is readable but whose body is corrupt: today update
-/// overwrites it (when the header's version matches) and touch rewrites its version and
-/// expiry in place and then reports `Error::Codec`; a record of another session under this
-/// key shows up in its user's reads as a phantom and update answers `Conflict` from the
-/// foreign header. The fix (a whole-record check in the scripts, and id checks) belongs to
-/// store-redis: see docs/RELIABILITY.md section 5.
+/// Writes on a record whose head is readable but whose body is corrupt are refused with
+/// `Error::Codec` and write nothing (the scripts check the whole record, not just its head),
+/// and a record of another session under this key is reported as corrupt by user reads and
+/// update instead of appearing as a phantom or answering `Conflict` from the foreign header.
 #[tokio::test]
-#[ignore = "fails until store-redis checks whole records before update/touch (RELIABILITY.md section 5)"]
 async fn writes_on_corrupt_records_with_a_readable_head_are_refused() {
     let Some(mut env) = Env::new("hostile-corrupt-head").await else {
         return;

@@ -15,7 +15,7 @@ if op == 'lock' then
     if not cur then return {'NOT_FOUND'} end
     local o = head(cur)
     if mode == 'cas' then
-      if not o then return {'CORRUPT'} end
+      if not o or not whole(cur, key_id(KEYS[1])) then return {'CORRUPT'} end
       if o.version ~= tonumber(ARGV[4]) then return {'CONFLICT', num(o.version)} end
     end
   end
@@ -53,7 +53,7 @@ elseif op == 'cas' then
   if n.exp <= now then return {'PAST'} end
   if not cur then return {'NOT_FOUND'} end
   local o = head(cur)
-  if not o then return {'CORRUPT'} end
+  if not o or not whole(cur, key_id(KEYS[1])) then return {'CORRUPT'} end
   if o.version ~= expected then return {'CONFLICT', num(o.version)} end
   redis.call('SET', KEYS[1], ARGV[3], 'PXAT', num(n.exp))
   return {'OK', cur}
@@ -64,7 +64,7 @@ elseif op == 'touch' then
   if exp <= now then return {'PAST'} end
   if not cur then return {'NOT_FOUND'} end
   local o = head(cur)
-  if not o then return {'CORRUPT'} end
+  if not o or not whole(cur, key_id(KEYS[1])) then return {'CORRUPT'} end
   if o.version ~= expected then return {'CONFLICT', num(o.version)} end
   local new = string.sub(cur, 1, 1) .. le64(o.version + 1) .. le64(exp) .. string.sub(cur, 18)
   redis.call('SET', KEYS[1], new, 'PXAT', num(exp))

@@ -44,6 +44,58 @@ local function head(rec)
   return r
 end
 
+-- Is `s` UTF-8 (lead and continuation bytes well placed)?
+local function utf8_ok(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = string.byte(s, i)
+    local k
+    if c < 0x80 then k = 0
+    elseif c >= 0xc2 and c < 0xe0 then k = 1
+    elseif c >= 0xe0 and c < 0xf0 then k = 2
+    elseif c >= 0xf0 and c < 0xf5 then k = 3
+    else return false end
+    for j = i + 1, i + k do
+      local d = string.byte(s, j)
+      if not d or d < 0x80 or d > 0xbf then return false end
+    end
+    i = i + k + 1
+  end
+  return true
+end
+
+-- Is `rec` a whole format-1 record of session `id` (text)? Beyond head(): the id, the state
+-- code, the flag bits, a valid user id, and every length up to exactly the last byte. (Not
+-- checked here: UTF-8 and order of metadata; the client's decode checks those on reads.)
+local function whole(rec, id)
+  local r = head(rec)
+  if not r or uuid_text(string.sub(rec, 18, 33)) ~= id then return false end
+  if string.byte(rec, 50) > 4 then return false end
+  local flags = string.byte(rec, 51)
+  if flags > 7 then return false end
+  if #r.user > 256 or string.find(r.user, '%c') or not utf8_ok(r.user) then return false end
+  local pos = 51 + (flags % 2) * 16 + 2 + #r.user
+  pos = pos + (math.floor(flags / 2) % 2 == 1 and 18 or 6)
+  pos = pos + (math.floor(flags / 4) % 2 == 1 and 18 or 6) + 44
+  local function len16(at)
+    local lo, hi = string.byte(rec, at + 1, at + 2)
+    if not hi then return nil end
+    return lo + 256 * hi
+  end
+  local count = len16(pos)
+  if not count or count > 64 then return false end
+  pos = pos + 2
+  for _ = 1, 2 * count do
+    local l = len16(pos)
+    if not l then return false end
+    pos = pos + 2 + l
+  end
+  return pos == #rec
+end
+
+-- The session id (text) in a record key.
+local function key_id(key) return string.match(key, ':s:{([^{}]*)}$') end
+
 -- head() plus the connection id as text (r.conn), for the paths that need key names.
 local function parse(rec)
   local r = head(rec)

@@ -5,7 +5,7 @@ if exp <= now then return {'PAST'} end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'NOT_FOUND'} end
 local o = head(cur)
-if not o then return {'CORRUPT'} end
+if not o or not whole(cur, id) then return {'CORRUPT'} end
 local new = string.sub(cur, 1, 1) .. le64(o.version + 1) .. le64(exp) .. string.sub(cur, 18)
 if o.conn_raw then
   local ck = kconn(p, uuid_text(o.conn_raw))

@@ -11,7 +11,7 @@ if exp <= now then return {'PAST'} end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'NOT_FOUND'} end
 local o = head(cur)
-if not o then return {'CORRUPT'} end
+if not o or not whole(cur, id) then return {'CORRUPT'} end
 if o.version ~= expected then return {'CONFLICT', num(o.version)} end
 local conn_moved = o.conn_raw ~= n.conn_raw
 if KEYS[4] and conn_moved then
