@@ -33,7 +33,7 @@ use session_core::{
 };
 
 /// A latency histogram with fixed memory: 16 linear sub-buckets per power of two of
-/// microseconds (at most 6.25 % error), so that a long soak does not grow the heap it measures.
+/// nanoseconds (at most 6.25 % error), so that a long soak does not grow the heap it measures.
 #[derive(Debug, Clone)]
 pub struct Histogram {
     buckets: Vec<u64>,
@@ -54,12 +54,12 @@ impl Default for Histogram {
 }
 
 impl Histogram {
-    fn index(us: u64) -> usize {
-        if us < u64::from(SUB) {
-            return us as usize;
+    fn index(ns: u64) -> usize {
+        if ns < u64::from(SUB) {
+            return ns as usize;
         }
-        let exp = 63 - us.leading_zeros(); // >= 4
-        let sub = (us >> (exp - 4)) & u64::from(SUB - 1);
+        let exp = 63 - ns.leading_zeros(); // >= 4
+        let sub = (ns >> (exp - 4)) & u64::from(SUB - 1);
         ((exp - 3) * SUB) as usize + sub as usize
     }
 
@@ -74,8 +74,8 @@ impl Histogram {
 
     /// Records one latency.
     pub fn record(&mut self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        let i = Self::index(us).min(self.buckets.len() - 1);
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let i = Self::index(ns).min(self.buckets.len() - 1);
         self.buckets[i] += 1;
         self.count += 1;
         self.max = self.max.max(d);
@@ -110,7 +110,7 @@ impl Histogram {
         for (i, n) in self.buckets.iter().enumerate() {
             seen += n;
             if seen >= rank {
-                return Duration::from_micros(Self::lower_bound(i)).min(self.max);
+                return Duration::from_nanos(Self::lower_bound(i)).min(self.max);
             }
         }
         self.max
@@ -148,7 +148,8 @@ pub struct LoadConfig {
     /// See the crate docs: how old an acknowledgement made through one instance must be
     /// before a read through another must reflect it.
     pub cross_instance_allowance: Duration,
-    /// Keep every call's start, end and success (for recovery times); off for soaks.
+    /// Keep every call's start, end and success (for recovery times), and every deleted
+    /// session (for [`verify`]); off for soaks, whose memory must not grow with their length.
     pub timeline: bool,
     /// Sleep this long after each call (zero: run flat out).
     pub think: Duration,
@@ -518,7 +519,11 @@ async fn task<S: Store>(
                         gone.push_back(t);
                         if gone.len() > 8 {
                             if let Some(old) = gone.pop_front() {
-                                report.tracked.push(old);
+                                // Kept for `verify` only in bounded runs: a soak's memory must
+                                // not grow with its length.
+                                if config.timeline {
+                                    report.tracked.push(old);
+                                }
                             }
                         }
                         Ok(())
@@ -700,8 +705,8 @@ mod tests {
         for us in 1..=10_000u64 {
             h.record(Duration::from_micros(us));
         }
-        let p50 = h.quantile(0.5).as_micros() as f64;
-        let p99 = h.quantile(0.99).as_micros() as f64;
+        let p50 = h.quantile(0.5).as_nanos() as f64 / 1000.0;
+        let p99 = h.quantile(0.99).as_nanos() as f64 / 1000.0;
         assert!((p50 - 5000.0).abs() / 5000.0 < 0.07, "p50 {p50}");
         assert!((p99 - 9900.0).abs() / 9900.0 < 0.07, "p99 {p99}");
         assert_eq!(h.max(), Duration::from_micros(10_000));
