@@ -3,15 +3,20 @@
 //! Each operation runs inside a `DEBUG` span named `session_store` with the fields `op` (the
 //! method, e.g. `"get"`), `store` (the name given to [`Traced::new`]), `outcome` (see
 //! [`Outcome`]) and `duration_us`. With no subscriber, or one that does not want the span,
-//! the cost is one check of the callsite's cached interest: the clock is not read and nothing
-//! is recorded (measured in `benches/benches/tracing.rs`).
+//! the cost is a flag check (no subscriber ever set) or a check of the callsite's cached
+//! interest: no span is built, the clock is not read, the store's future is returned as it is
+//! (measured in `benches/benches/tracing.rs`). An enabled span costs one allocation more.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use futures::future::Either;
 use tracing::Instrument;
 use tracing::field::Empty;
+use tracing::instrument::Instrumented;
 
 use crate::error::{Error, Result};
 use crate::id::{ConnectionId, SessionId, UserId};
@@ -64,35 +69,75 @@ impl Outcome {
     }
 }
 
-/// Runs `fut` inside a span `span` that has the fields `outcome` and `duration_us` empty,
-/// recording both at the end. A disabled span costs nothing more than the check.
-pub(crate) async fn in_span<T>(
-    span: tracing::Span,
-    fut: impl Future<Output = Result<T>>,
-) -> Result<T> {
-    if span.is_disabled() {
-        return fut.await;
+/// Runs `fut` inside the span `make_span` builds (with the fields `outcome` and
+/// `duration_us` empty), recording both at the end.
+///
+/// The fast path is what keeps tracing free when nobody listens: until a subscriber has
+/// ever been set, or while the one set does not want the span, `fut` is returned as it is
+/// (inside `Either::Left`): no span is built, no clock read, and the future stays its own
+/// size. Only an enabled span pays for a boxed, instrumented future.
+pub(crate) fn in_span<F, T>(
+    make_span: impl FnOnce() -> tracing::Span,
+    fut: F,
+) -> Either<F, Box<Recorded<F>>>
+where
+    F: Future<Output = Result<T>>,
+{
+    if !tracing::dispatcher::has_been_set() {
+        return Either::Left(fut);
     }
-    let start = Instant::now();
-    let result = fut.instrument(span.clone()).await;
-    span.record("outcome", Outcome::of(&result).as_str());
-    span.record(
-        "duration_us",
-        u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
-    );
-    result
+    let span = make_span();
+    if span.is_disabled() {
+        return Either::Left(fut);
+    }
+    Either::Right(Box::new(Recorded {
+        fut: Box::pin(fut.instrument(span.clone())),
+        span,
+        start: Instant::now(),
+    }))
+}
+
+/// An operation under an enabled span: polls it inside the span, then records `outcome` and
+/// `duration_us`. (Boxed, so that the disabled path's `Either` is no bigger than the store's
+/// own future plus a pointer.)
+pub(crate) struct Recorded<F> {
+    fut: Pin<Box<Instrumented<F>>>,
+    span: tracing::Span,
+    start: Instant,
+}
+
+impl<F, T> Future for Recorded<F>
+where
+    F: Future<Output = Result<T>>,
+{
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let this = &mut *self;
+        let Poll::Ready(result) = this.fut.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        this.span.record("outcome", Outcome::of(&result).as_str());
+        this.span.record(
+            "duration_us",
+            u64::try_from(this.start.elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        Poll::Ready(result)
+    }
 }
 
 macro_rules! store_span {
     ($self:ident, $op:literal, $fut:expr) => {
         in_span(
-            tracing::debug_span!(
-                "session_store",
-                op = $op,
-                store = $self.name,
-                outcome = Empty,
-                duration_us = Empty
-            ),
+            || {
+                tracing::debug_span!(
+                    "session_store",
+                    op = $op,
+                    store = $self.name,
+                    outcome = Empty,
+                    duration_us = Empty
+                )
+            },
             $fut,
         )
     };

@@ -255,13 +255,15 @@ impl<S> Clone for SessionManager<S> {
 macro_rules! manager_span {
     ($self:ident, $op:literal, $fut:expr) => {
         in_span(
-            tracing::debug_span!(
-                "session_manager",
-                op = $op,
-                store = $self.inner.config.store_name,
-                outcome = Empty,
-                duration_us = Empty
-            ),
+            || {
+                tracing::debug_span!(
+                    "session_manager",
+                    op = $op,
+                    store = $self.inner.config.store_name,
+                    outcome = Empty,
+                    duration_us = Empty
+                )
+            },
             $fut,
         )
     };
