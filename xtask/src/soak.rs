@@ -14,7 +14,8 @@ use crate::flags;
 use crate::util::{Result, cargo, err, human_duration, root, run as run_cmd, show};
 
 const STORES: [&str; 3] = ["memory", "redis", "hybrid"];
-const WARMUP_S: u64 = 10;
+/// Long enough for the hybrid L1's CLOCK queues to reach their bound (2x the shard size).
+const WARMUP_S: u64 = 20;
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -102,14 +103,14 @@ pub(crate) fn run(flags: &flags::Soak) -> Result<()> {
 }
 
 fn markdown(seconds: u64, cpus: usize, before: &str, after: &str, results: &[Value]) -> String {
-    let ms = |v: &Value| format!("{:.2}", v.as_f64().unwrap_or(0.0) / 1000.0);
+    let us = |v: &Value| format!("{:.1}", v.as_f64().unwrap_or(0.0));
     let mut md = format!(
         "Command: `cargo xtask soak --seconds {seconds}` (64 tasks, {WARMUP_S} s warm-up, then \
          {seconds} s measured, per store; release build).\n\
          Machine: {cpus} CPUs; load average before `{before}`, after `{after}` (other work was \
          running on the machine at the same time).\n\n\
          | store | calls | calls/s | errors | hangs | stale / revoked / missing reads (of judged) \
-         | p50 ms | p99 ms | max ms | RSS after warm-up | RSS at end | growth |\n\
+         | p50 µs | p99 µs | max µs | RSS after warm-up | RSS at end | growth |\n\
          |---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n"
     );
     for r in results {
@@ -124,9 +125,9 @@ fn markdown(seconds: u64, cpus: usize, before: &str, after: &str, results: &[Val
             r["revoked"],
             r["missing"],
             r["reads_judged"],
-            ms(&r["p50_us"]),
-            ms(&r["p99_us"]),
-            ms(&r["max_us"]),
+            us(&r["p50_us"]),
+            us(&r["p99_us"]),
+            us(&r["max_us"]),
             r["rss_warm_kib"],
             r["rss_end_kib"],
             r["rss_growth_pct"],

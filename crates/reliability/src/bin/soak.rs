@@ -5,7 +5,7 @@
 //! grew by more than 10 % after the warm-up.
 //!
 //! ```text
-//! soak --store memory|redis|hybrid [--seconds 60] [--warmup 10] [--tasks 64]
+//! soak --store memory|redis|hybrid [--seconds 60] [--warmup 20] [--tasks 64]
 //! ```
 //!
 //! Redis comes from testkit (`REDIS_URL`, a local image, or a `redis-server` binary). Run by
@@ -32,7 +32,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         store: String::new(),
         seconds: 60,
-        warmup: 10,
+        warmup: 20,
         tasks: 64,
     };
     let mut it = std::env::args().skip(1);
@@ -97,7 +97,7 @@ async fn main() {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "soak: {e}\nusage: soak --store memory|redis|hybrid [--seconds 60] [--warmup 10] [--tasks 64]"
+                "soak: {e}\nusage: soak --store memory|redis|hybrid [--seconds 60] [--warmup 20] [--tasks 64]"
             );
             std::process::exit(2);
         }
