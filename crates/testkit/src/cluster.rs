@@ -423,3 +423,29 @@ pub(crate) async fn wait_until(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ClusterNode;
+
+    #[test]
+    fn parses_cluster_nodes_lines() {
+        let primary = "07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,hostname4 \
+                       myself,master - 0 1426238317239 4 connected 0-5460 5462 [5461->-e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca]";
+        let n = ClusterNode::parse(primary).unwrap();
+        assert_eq!(n.addr, "127.0.0.1:30004");
+        assert!(n.primary && n.connected);
+        assert_eq!(n.primary_id, None);
+        assert_eq!(n.slots, vec![(0, 5460), (5462, 5462)]);
+        let replica = "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 slave,fail \
+                       07c37dfeb235213a872192d90877d0cd55635b91 0 1426238316232 1 disconnected";
+        let n = ClusterNode::parse(replica).unwrap();
+        assert!(!n.primary && !n.connected);
+        assert_eq!(
+            n.primary_id.as_deref(),
+            Some("07c37dfeb235213a872192d90877d0cd55635b91")
+        );
+        assert!(n.slots.is_empty());
+        assert!(ClusterNode::parse("").is_none());
+    }
+}
