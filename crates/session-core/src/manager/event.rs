@@ -21,8 +21,8 @@ pub enum DeleteReason {
     Other(Arc<str>),
 }
 
-/// Something that happened to sessions through a manager, as sent to
-/// [`SessionManager::subscribe`](super::SessionManager::subscribe)rs.
+/// Something that happened to sessions through a manager, as sent to the receivers of
+/// [`SessionManager::subscribe`](super::SessionManager::subscribe).
 ///
 /// Events describe writes made through this manager instance (and expiry reclaimed by its
 /// cleanup task); other instances sharing the store do not see them.
