@@ -308,3 +308,85 @@ async fn migration(live: bool) {
     }
     let _ = testkit::cleanup_prefix(&cluster.url(), &prefix).await;
 }
+
+/// One caller, nothing else running: while a session's slot is half-moved (its record already
+/// on the new owner), a get is answered ASK and must be followed; an update, whose keys (the
+/// record and its write-lock key) the move splits, is refused by Redis with TRYAGAIN without
+/// running, and the store retries it until the move completes. Fails with fred 10.1.0: the
+/// get already fails with "Max attempts reached." (fred's ASK handling), so the TRYAGAIN
+/// retry in `store-redis` is not reached here. See docs/RELIABILITY.md, section 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fred 10.1.0 fails ASK redirections (docs/RELIABILITY.md §3)"]
+async fn a_read_and_a_split_write_during_a_slot_move_succeed() {
+    let _serial = SERIAL.lock().await;
+    let Some(cluster) = testkit::cluster(0).await else {
+        return;
+    };
+    let prefix = testkit::unique_prefix("cluster-tryagain");
+    let store = store(&cluster, &prefix).await;
+    let s = store
+        .create(
+            Session::builder(
+                UserId::new("split").unwrap(),
+                SystemClock.now(),
+                Duration::from_secs(600),
+            )
+            .build(),
+        )
+        .await
+        .unwrap();
+    let node = cluster.primaries()[0].clone();
+    let slot = keyslot(&node, &format!("{prefix}:s:{{{}}}", s.id)).await;
+    let topology = cluster.topology(&node).await.unwrap();
+    let target = topology
+        .iter()
+        .find(|n| n.primary && !n.slots.iter().any(|&(lo, hi)| lo <= slot && slot <= hi))
+        .unwrap()
+        .addr
+        .clone();
+    let tryagain = async |addr: &str| -> u64 {
+        let mut con = redis::Client::open(format!("redis://{addr}"))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("errorstats")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("errorstat_TRYAGAIN:count="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = tryagain(&target).await;
+    // The record moves at once; the slot stays half-moved for 600 ms before SETSLOT NODE.
+    let moving = cluster.migrate_slot(slot, &target, 10, Duration::from_millis(600));
+    let write = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let got = store.get(&s.id).await.map(|s| s.map(|s| s.version));
+        println!("TRYAGAIN: a get during the move returned {got:?}");
+        assert_eq!(got.unwrap(), Some(1), "a get answered ASK is followed");
+        let began = Instant::now();
+        let mut next = (*s).clone();
+        next.stats.packets_sent = 7;
+        let r = store.update(next).await;
+        (r, began.elapsed())
+    };
+    let (moved, (written, took)) = tokio::join!(moving, write);
+    let refusals = tryagain(&target).await - before;
+    println!(
+        "TRYAGAIN: {} keys moved; the split write returned {:?} after {} ({refusals} TRYAGAIN \
+         refusals on the new owner)",
+        moved.as_ref().unwrap(),
+        written.as_ref().map(|s| s.version),
+        ms(took)
+    );
+    assert_eq!(moved.unwrap(), 1);
+    assert!(refusals > 0, "the write met the half-moved slot");
+    assert_eq!(written.unwrap().version, 2);
+    let read = store.get(&s.id).await.unwrap().unwrap();
+    assert_eq!((read.version, read.stats.packets_sent), (2, 7));
+    let _ = testkit::cleanup_prefix(&cluster.url(), &prefix).await;
+}

@@ -90,6 +90,8 @@ struct Inner {
     replica_reads: bool,
     scripts: Scripts,
     clock: SystemClock,
+    /// How long a script refused with TRYAGAIN is retried (the command timeout).
+    retry_for: std::time::Duration,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -241,6 +243,7 @@ impl RedisStore {
                 replica_reads: config.replica_reads,
                 scripts: Scripts::new(),
                 clock: SystemClock,
+                retry_for: config.command_timeout,
             }),
         };
         store.load_scripts().await?;
@@ -337,17 +340,38 @@ impl RedisStore {
 impl Inner {
     /// EVALSHA, falling back to EVAL (which also caches the script) after a NOSCRIPT, as
     /// after a server restart or failover.
+    ///
+    /// In a Cluster, a script whose keys (a record and its lock) are split by a slot migration
+    /// under way is refused with TRYAGAIN, without running; it is retried with a short back-off
+    /// for up to the command timeout, then reported as `Error::Unavailable`.
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<Value>) -> Result<Value> {
-        let client = self.pool.next();
-        match client
-            .evalsha::<Value, _, _, _>(script.sha1().clone(), keys.clone(), args.clone())
-            .await
-        {
-            Err(e) if e.details().starts_with("NOSCRIPT") => {
-                let lua = script.lua().cloned().unwrap_or_default();
-                client.eval(lua, keys, args).await.map_err(map_err)
+        let started = std::time::Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let client = self.pool.next();
+            let result = match client
+                .evalsha::<Value, _, _, _>(script.sha1().clone(), keys.clone(), args.clone())
+                .await
+            {
+                Err(e) if e.details().starts_with("NOSCRIPT") => {
+                    let lua = script.lua().cloned().unwrap_or_default();
+                    client.eval(lua, keys.clone(), args.clone()).await
+                }
+                other => other,
+            };
+            match result {
+                Err(e) if self.clustered && e.details().starts_with("TRYAGAIN") => {
+                    if started.elapsed() >= self.retry_for {
+                        return Err(Error::Unavailable {
+                            source: Box::new(e),
+                        });
+                    }
+                    attempt += 1;
+                    let ms = u64::from(attempt.min(5)) * 10;
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                other => return other.map_err(map_err),
             }
-            other => other.map_err(map_err),
         }
     }
 
