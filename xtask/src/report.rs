@@ -135,6 +135,10 @@ pub(crate) fn write(out_dir: &Path, update_docs: bool) -> Result<()> {
         let path = docs.join("STORE_PERFORMANCE_COMPARISON.md");
         fs::write(&path, markdown(&data, "store-latency.svg", true))?;
         println!("  {}", path.display());
+        // The same figures, machine-readable, for `cargo xtask bench --compare`.
+        let json_path = docs.join("STORE_PERFORMANCE_COMPARISON.json");
+        fs::write(&json_path, serde_json::to_vec_pretty(&json_report(&data))?)?;
+        println!("  {}", json_path.display());
         println!("  {}", docs.join("store-latency.svg").display());
     }
     println!();
@@ -778,10 +782,16 @@ fn figure_ratios(figures: &[Figure]) -> Vec<(String, f64)> {
         levels.dedup();
         for &n in &levels {
             if let (Some(r), Some(f)) = (at("redis", n), at(FLOOR, n)) {
-                out.push((format!("{g}, {n} tasks: redis / raw GETs (ops/s)"), r / f));
+                out.push((
+                    format!("{g}, {n} {}: redis / raw GETs (ops/s)", tasks(n)),
+                    r / f,
+                ));
             }
             if let (Some(h), Some(r)) = (at("hybrid", n), at("redis", n)) {
-                out.push((format!("{g}, {n} tasks: hybrid / redis (ops/s)"), h / r));
+                out.push((
+                    format!("{g}, {n} {}: hybrid / redis (ops/s)", tasks(n)),
+                    h / r,
+                ));
             }
         }
         if let (Some(&lo), Some(&hi)) = (levels.first(), levels.last())
@@ -792,6 +802,10 @@ fn figure_ratios(figures: &[Figure]) -> Vec<(String, f64)> {
         }
     }
     out
+}
+
+fn tasks(n: u64) -> &'static str {
+    if n == 1 { "task" } else { "tasks" }
 }
 
 /// The paired table, across passes: per operation the medians and the ratio's spread.
@@ -1358,6 +1372,9 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
     let _ = writeln!(
         s,
         "\n## Reproduce\n\n```sh\ncargo xtask bench{}   # writes target/session-bench/\n```\n\n\
+         To check a re-run against this report: `cargo xtask bench --compare \
+         docs/STORE_PERFORMANCE_COMPARISON.json` lists which figures and ratios fall inside \
+         the spreads stated here.\n\n\
          The Redis server is chosen as the Machine table says: `--redis-url URL` for an existing \
          server, `--redis-image NAME:TAG` for a container, otherwise the default image if it is \
          present locally, a local image built by `cargo xtask image`, or a `redis-server` \
