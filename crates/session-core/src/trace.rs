@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use futures::future::Either;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing::instrument::Instrumented;
@@ -74,32 +73,57 @@ impl Outcome {
 ///
 /// The fast path is what keeps tracing free when nobody listens: until a subscriber has
 /// ever been set, or while the one set does not want the span, `fut` is returned as it is
-/// (inside `Either::Left`): no span is built, no clock read, and the future stays its own
+/// (inside [`MaybeTraced::Plain`]): no span is built, no clock read, and the future stays its own
 /// size. Only an enabled span pays for a boxed, instrumented future.
-pub(crate) fn in_span<F, T>(
-    make_span: impl FnOnce() -> tracing::Span,
-    fut: F,
-) -> Either<F, Box<Recorded<F>>>
+pub(crate) fn in_span<F, T>(make_span: impl FnOnce() -> tracing::Span, fut: F) -> MaybeTraced<F>
 where
     F: Future<Output = Result<T>>,
 {
     if !tracing::dispatcher::has_been_set() {
-        return Either::Left(fut);
+        return MaybeTraced::Plain { fut };
     }
     let span = make_span();
     if span.is_disabled() {
-        return Either::Left(fut);
+        return MaybeTraced::Plain { fut };
     }
-    Either::Right(Box::new(Recorded {
-        fut: Box::pin(fut.instrument(span.clone())),
-        span,
-        start: Instant::now(),
-    }))
+    MaybeTraced::Traced {
+        recorded: Box::new(Recorded {
+            fut: Box::pin(fut.instrument(span.clone())),
+            span,
+            start: Instant::now(),
+        }),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a traced operation: the store's own future when no span is enabled, the
+    /// recording one otherwise. `#[inline]` polling, so that the plain case compiles to the
+    /// store's future alone.
+    #[project = MaybeTracedProj]
+    pub(crate) enum MaybeTraced<F> {
+        Plain { #[pin] fut: F },
+        Traced { recorded: Box<Recorded<F>> },
+    }
+}
+
+impl<F, T> Future for MaybeTraced<F>
+where
+    F: Future<Output = Result<T>>,
+{
+    type Output = Result<T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        match self.project() {
+            MaybeTracedProj::Plain { fut } => fut.poll(cx),
+            MaybeTracedProj::Traced { recorded } => Pin::new(&mut **recorded).poll(cx),
+        }
+    }
 }
 
 /// An operation under an enabled span: polls it inside the span, then records `outcome` and
-/// `duration_us`. (Boxed, so that the disabled path's `Either` is no bigger than the store's
-/// own future plus a pointer.)
+/// `duration_us`. (Boxed, so that [`MaybeTraced`] is no bigger than the store's own future
+/// plus a pointer.)
 pub(crate) struct Recorded<F> {
     fut: Pin<Box<Instrumented<F>>>,
     span: tracing::Span,
