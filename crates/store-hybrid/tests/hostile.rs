@@ -16,45 +16,12 @@ use session_core::{
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
-/// Every key under `prefix` with its value or members (strings and sorted sets) and expiry.
+/// Every key under `prefix`, as the independent client sees it.
 async fn dump(
     raw: &mut redis::aio::MultiplexedConnection,
     prefix: &str,
 ) -> BTreeMap<String, String> {
-    let mut keys: Vec<String> = Vec::new();
-    let mut iter: redis::AsyncIter<'_, String> =
-        redis::AsyncCommands::scan_match(raw, format!("{prefix}*"))
-            .await
-            .unwrap();
-    while let Some(k) = iter.next_item().await {
-        keys.push(k.unwrap());
-    }
-    drop(iter);
-    let mut out = BTreeMap::new();
-    for key in keys {
-        let ty: String = redis::cmd("TYPE").arg(&key).query_async(raw).await.unwrap();
-        let value = if ty == "zset" {
-            let v: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .query_async(raw)
-                .await
-                .unwrap();
-            format!("{v:?}")
-        } else {
-            let v: Vec<u8> = redis::cmd("GET").arg(&key).query_async(raw).await.unwrap();
-            format!("{v:?}")
-        };
-        let at: i64 = redis::cmd("PEXPIRETIME")
-            .arg(&key)
-            .query_async(raw)
-            .await
-            .unwrap();
-        out.insert(key, format!("{ty} {value} pexpiretime={at}"));
-    }
-    out
+    testkit::dump_prefix(raw, prefix).await.unwrap()
 }
 
 fn session(user: &str) -> Session {

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use session_core::conformance::hostile;
@@ -15,96 +14,15 @@ use session_core::{
     Clock, ConnectionId, Error, ListFilter, Session, SessionState, Store, SystemClock, UserId,
     codec,
 };
-use store_redis::{RedisConfig, RedisStore, escape_user};
+use store_redis::escape_user;
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
-struct Env {
-    store: RedisStore,
-    raw: redis::aio::MultiplexedConnection,
-    prefix: String,
-    url: String,
-}
+use common::Env;
 
-impl Env {
-    async fn new(name: &str) -> Option<Env> {
-        let server = server().await?;
-        let prefix = testkit::unique_prefix(name);
-        let store = RedisStore::connect(RedisConfig::new(server.url()).prefix(prefix.clone()))
-            .await
-            .unwrap();
-        let raw = redis::Client::open(server.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        Some(Env {
-            store,
-            raw,
-            prefix,
-            url: server.url().to_owned(),
-        })
-    }
-
-    fn rec(&self, s: &Session) -> String {
-        format!("{}:s:{{{}}}", self.prefix, s.id)
-    }
-
-    /// Every key under the prefix with its type, contents and expiry time, as text.
-    async fn dump(&mut self) -> BTreeMap<String, String> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut iter: redis::AsyncIter<'_, String> =
-            redis::AsyncCommands::scan_match(&mut self.raw, format!("{}*", self.prefix))
-                .await
-                .unwrap();
-        while let Some(k) = iter.next_item().await {
-            keys.push(k.unwrap());
-        }
-        drop(iter);
-        let mut out = BTreeMap::new();
-        for key in keys {
-            let ty: String = redis::cmd("TYPE")
-                .arg(&key)
-                .query_async(&mut self.raw)
-                .await
-                .unwrap();
-            let value = match ty.as_str() {
-                "string" => {
-                    let v: Vec<u8> = redis::cmd("GET")
-                        .arg(&key)
-                        .query_async(&mut self.raw)
-                        .await
-                        .unwrap();
-                    format!("{v:?}")
-                }
-                "zset" => {
-                    let v: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
-                        .arg(&key)
-                        .arg(0)
-                        .arg(-1)
-                        .arg("WITHSCORES")
-                        .query_async(&mut self.raw)
-                        .await
-                        .unwrap();
-                    format!("{v:?}")
-                }
-                other => format!("unexpected type {other}"),
-            };
-            let at: i64 = redis::cmd("PEXPIRETIME")
-                .arg(&key)
-                .query_async(&mut self.raw)
-                .await
-                .unwrap();
-            out.insert(key, format!("{ty} {value} pexpiretime={at}"));
-        }
-        out
-    }
-
-    async fn cleanup(self) {
-        testkit::cleanup_prefix(&self.url, &self.prefix)
-            .await
-            .unwrap();
-    }
+/// A store and an independent client on this binary's server, under a fresh prefix.
+async fn env(name: &str) -> Option<Env> {
+    Some(Env::connect(server().await?.url(), name).await)
 }
 
 fn session(user: &str) -> Session {
@@ -121,7 +39,7 @@ fn session(user: &str) -> Session {
 
 #[tokio::test]
 async fn refused_writes_leave_every_key_unchanged() {
-    let Some(mut env) = Env::new("hostile-refused").await else {
+    let Some(mut env) = env("hostile-refused").await else {
         return;
     };
     let victim = env.store.create(session("victim")).await.unwrap();
@@ -152,7 +70,7 @@ fn hash_tag(key: &str) -> &str {
 
 #[tokio::test]
 async fn key_syntax_in_user_ids_and_metadata_stays_inside_one_key() {
-    let Some(mut env) = Env::new("hostile-keys").await else {
+    let Some(mut env) = env("hostile-keys").await else {
         return;
     };
     let rows = hostile::accepted_sessions(&session("hostile"));
@@ -317,7 +235,7 @@ async fn corrupt_failures(
 
 #[tokio::test]
 async fn corrupt_records_give_codec_errors_and_are_not_rewritten() {
-    let Some(mut env) = Env::new("hostile-corrupt").await else {
+    let Some(mut env) = env("hostile-corrupt").await else {
         return;
     };
     let s = env.store.create(session("victim")).await.unwrap();
@@ -351,7 +269,7 @@ async fn corrupt_records_give_codec_errors_and_are_not_rewritten() {
 /// update instead of appearing as a phantom or answering `Conflict` from the foreign header.
 #[tokio::test]
 async fn writes_on_corrupt_records_with_a_readable_head_are_refused() {
-    let Some(mut env) = Env::new("hostile-corrupt-head").await else {
+    let Some(mut env) = env("hostile-corrupt-head").await else {
         return;
     };
     let s = env.store.create(session("victim")).await.unwrap();

@@ -10,84 +10,15 @@ use redis::AsyncCommands;
 use session_core::{
     Clock, ConnectionId, Error, ListFilter, Session, SessionState, Store, SystemClock, UserId,
 };
-use store_redis::{RedisConfig, RedisStore, escape_user};
+use store_redis::{RedisConfig, RedisStore};
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
-struct Env {
-    store: RedisStore,
-    raw: redis::aio::MultiplexedConnection,
-    prefix: String,
-    url: String,
-}
+use common::Env;
 
-impl Env {
-    async fn new(name: &str) -> Option<Env> {
-        let server = server().await?;
-        let prefix = testkit::unique_prefix(name);
-        let store = RedisStore::connect(RedisConfig::new(server.url()).prefix(prefix.clone()))
-            .await
-            .unwrap();
-        let raw = redis::Client::open(server.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        Some(Env {
-            store,
-            raw,
-            prefix,
-            url: server.url().to_owned(),
-        })
-    }
-
-    fn rec(&self, s: &Session) -> String {
-        format!("{}:s:{{{}}}", self.prefix, s.id)
-    }
-    fn user(&self, u: &str) -> String {
-        format!("{}:u:{{{}}}", self.prefix, escape_user(u))
-    }
-    fn conn(&self, c: &ConnectionId) -> String {
-        format!("{}:c:{{{}}}", self.prefix, c)
-    }
-    fn bucket(&self, s: &Session) -> String {
-        let last = s.id.to_string().chars().last().unwrap();
-        format!("{}:a:{{{}}}", self.prefix, last)
-    }
-
-    async fn expire_time(&mut self, key: &str) -> i64 {
-        redis::cmd("PEXPIRETIME")
-            .arg(key)
-            .query_async(&mut self.raw)
-            .await
-            .unwrap()
-    }
-
-    async fn score(&mut self, key: &str, s: &Session) -> Option<u64> {
-        let v: Option<f64> = self.raw.zscore(key, s.id.to_string()).await.unwrap();
-        v.map(|f| f as u64)
-    }
-
-    /// Every key under the prefix (SCAN on a server this test binary started).
-    async fn keys(&mut self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        let mut iter: redis::AsyncIter<'_, String> = self
-            .raw
-            .scan_match(format!("{}*", self.prefix))
-            .await
-            .unwrap();
-        while let Some(k) = iter.next_item().await {
-            out.push(k.unwrap());
-        }
-        out.sort();
-        out
-    }
-
-    async fn cleanup(self) {
-        testkit::cleanup_prefix(&self.url, &self.prefix)
-            .await
-            .unwrap();
-    }
+/// A store and an independent client on this binary's server, under a fresh prefix.
+async fn env(name: &str) -> Option<Env> {
+    Some(Env::connect(server().await?.url(), name).await)
 }
 
 fn session(user: &str, ttl: Duration) -> Session {
@@ -99,7 +30,7 @@ fn session(user: &str, ttl: Duration) -> Session {
 
 #[tokio::test]
 async fn every_write_leaves_exactly_the_documented_keys() {
-    let Some(mut env) = Env::new("keys").await else {
+    let Some(mut env) = env("keys").await else {
         return;
     };
     let s = env
@@ -172,7 +103,7 @@ async fn every_write_leaves_exactly_the_documented_keys() {
 
 #[tokio::test]
 async fn index_key_lives_as_long_as_its_longest_member() {
-    let Some(mut env) = Env::new("ttl").await else {
+    let Some(mut env) = env("ttl").await else {
         return;
     };
     let long = env
@@ -201,7 +132,7 @@ async fn index_key_lives_as_long_as_its_longest_member() {
 
 #[tokio::test]
 async fn past_expiry_is_refused_not_stored_with_a_default_ttl() {
-    let Some(mut env) = Env::new("past").await else {
+    let Some(mut env) = env("past").await else {
         return;
     };
     let mut s = session("u", Duration::from_secs(60));
@@ -219,7 +150,7 @@ async fn past_expiry_is_refused_not_stored_with_a_default_ttl() {
 
 #[tokio::test]
 async fn corrupt_record_gives_codec_errors_and_never_hides_from_revocation() {
-    let Some(mut env) = Env::new("corrupt").await else {
+    let Some(mut env) = env("corrupt").await else {
         return;
     };
     let good = env

@@ -55,12 +55,14 @@
 mod cleanup;
 mod cluster;
 mod container;
+mod keys;
 mod process;
 mod sentinel;
 
 use std::fmt;
 
 pub use cluster::{ClusterNode, RedisCluster};
+pub use keys::{dump_prefix, keys_under};
 pub use sentinel::RedisSentinel;
 
 use container::ContainerGuard;

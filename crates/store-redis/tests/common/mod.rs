@@ -2,10 +2,13 @@
 //! on a server that one test binary starts once (see `testkit::shared_server!`).
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use redis::AsyncCommands;
 use session_core::conformance::Fixture;
-use store_redis::{RedisConfig, RedisStore};
+use session_core::{ConnectionId, Session};
+use store_redis::{RedisConfig, RedisStore, escape_user};
 
 /// A store on `url` with a fresh prefix; its keys are removed after a passing case.
 pub async fn fixture(url: &str, cleanup_urls: Vec<String>, name: &str) -> Fixture<RedisStore> {
@@ -20,4 +23,88 @@ pub async fn fixture(url: &str, cleanup_urls: Vec<String>, name: &str) -> Fixtur
                 .expect("clean up the test prefix");
         }
     })
+}
+
+/// A store under a fresh prefix and an independent client (the `redis` crate) on the same
+/// server, to check what the store wrote.
+pub struct Env {
+    pub store: RedisStore,
+    pub raw: redis::aio::MultiplexedConnection,
+    pub prefix: String,
+    pub url: String,
+}
+
+impl Env {
+    pub async fn connect(url: &str, name: &str) -> Env {
+        let prefix = testkit::unique_prefix(name);
+        let store = RedisStore::connect(RedisConfig::new(url).prefix(prefix.clone()))
+            .await
+            .expect("connect the store");
+        let raw = redis::Client::open(url)
+            .expect("independent client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect the independent client");
+        Env {
+            store,
+            raw,
+            prefix,
+            url: url.to_owned(),
+        }
+    }
+
+    pub fn rec(&self, s: &Session) -> String {
+        format!("{}:s:{{{}}}", self.prefix, s.id)
+    }
+    pub fn user(&self, u: &str) -> String {
+        format!("{}:u:{{{}}}", self.prefix, escape_user(u))
+    }
+    pub fn conn(&self, c: &ConnectionId) -> String {
+        format!("{}:c:{{{}}}", self.prefix, c)
+    }
+    pub fn bucket(&self, s: &Session) -> String {
+        let last =
+            s.id.to_string()
+                .chars()
+                .last()
+                .expect("a uuid has characters");
+        format!("{}:a:{{{}}}", self.prefix, last)
+    }
+
+    pub async fn expire_time(&mut self, key: &str) -> i64 {
+        redis::cmd("PEXPIRETIME")
+            .arg(key)
+            .query_async(&mut self.raw)
+            .await
+            .expect("PEXPIRETIME")
+    }
+
+    pub async fn score(&mut self, key: &str, s: &Session) -> Option<u64> {
+        let v: Option<f64> = self
+            .raw
+            .zscore(key, s.id.to_string())
+            .await
+            .expect("ZSCORE");
+        v.map(|f| f as u64)
+    }
+
+    /// Every key under the prefix, sorted.
+    pub async fn keys(&mut self) -> Vec<String> {
+        testkit::keys_under(&mut self.raw, &self.prefix)
+            .await
+            .expect("SCAN")
+    }
+
+    /// Every key under the prefix with its type, contents and expiry time, as text.
+    pub async fn dump(&mut self) -> BTreeMap<String, String> {
+        testkit::dump_prefix(&mut self.raw, &self.prefix)
+            .await
+            .expect("dump the prefix")
+    }
+
+    pub async fn cleanup(self) {
+        testkit::cleanup_prefix(&self.url, &self.prefix)
+            .await
+            .expect("clean up the test prefix");
+    }
 }
