@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use session_core::{
-    ConnectionId, Error, Metadata, Session, SessionId, SessionState, Stats, Timestamp, UserId,
-    codec, limits,
+    ConnectionId, Metadata, Session, SessionId, SessionState, Stats, Timestamp, UserId, codec,
+    limits,
 };
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -41,64 +41,8 @@ fn files(target: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The checks of `fuzz/fuzz_targets/codec_decode.rs`.
-fn check_codec(data: &[u8]) -> bool {
-    let header = codec::decode_header(data);
-    let Ok(session) = codec::decode(data) else {
-        return false;
-    };
-    let header = header.expect("decode accepted a record whose header does not decode");
-    assert_eq!(header.version, session.version);
-    assert_eq!(header.expires_at, session.expires_at);
-    assert_eq!(header.id, session.id);
-    let bytes = codec::encode(&session);
-    assert_eq!(bytes.len(), codec::encoded_len(&session));
-    assert_eq!(
-        bytes, data,
-        "accepted bytes that do not re-encode to themselves"
-    );
-    assert_eq!(codec::decode(&bytes).as_ref(), Ok(&session));
-    true
-}
-
-fn check_field<T: std::fmt::Debug>(result: &Result<T, Error>, field: &str) {
-    if let Err(e) = result {
-        assert!(
-            matches!(e, Error::InvalidInput { field: f, .. } if *f == field),
-            "{field}: unexpected error {e:?}"
-        );
-    }
-}
-
-/// The checks of `fuzz/fuzz_targets/ids.rs`.
-fn check_ids(data: &[u8]) {
-    if let Ok(bytes) = <[u8; 16]>::try_from(data.get(..16).unwrap_or_default()) {
-        let id = SessionId::from_bytes(bytes);
-        assert_eq!(SessionId::parse(&id.to_string()).ok(), Some(id));
-        let conn = ConnectionId::from_bytes(bytes);
-        assert_eq!(ConnectionId::parse(&conn.to_string()).ok(), Some(conn));
-    }
-    let text = String::from_utf8_lossy(data);
-    let session = SessionId::parse(&text);
-    check_field(&session, "session_id");
-    if let Ok(id) = session {
-        assert_eq!(SessionId::parse(&id.to_string()).ok(), Some(id));
-    }
-    let conn = ConnectionId::parse(&text);
-    check_field(&conn, "connection_id");
-    if let Ok(id) = conn {
-        assert_eq!(ConnectionId::parse(&id.to_string()).ok(), Some(id));
-    }
-    let user = UserId::new(&*text);
-    check_field(&user, "user_id");
-    let valid =
-        !text.is_empty() && text.len() <= UserId::MAX_BYTES && !text.chars().any(char::is_control);
-    assert_eq!(user.is_ok(), valid, "{text:?}");
-    if let Ok(user) = user {
-        assert_eq!(user.as_str(), &*text);
-        assert_eq!(user.to_string().parse::<UserId>().ok(), Some(user));
-    }
-}
+// `check_codec` and `check_ids`: the very checks the fuzz targets make.
+include!("../../../fuzz/checks.rs");
 
 fn fixed_id(last: u8) -> SessionId {
     let mut b = [
