@@ -136,13 +136,12 @@ async fn a_moved_slot_is_followed_without_callers_seeing_moved() {
 }
 
 /// Three slots the load uses move under live traffic, so that commands meet them half-moved
-/// and are answered ASK (and TRYAGAIN). Fails with fred 10.1.0: its ASK handling
-/// (`send_asking_with_policy`, src/router/utils.rs:441-489) sends ASKING on the target's
-/// connection and reads the next frame from it as ASKING's reply, although other commands may
-/// be in flight there; their replies shift by one, so callers get errors (timeouts, protocol
-/// and codec errors) and even another command's answer. See docs/RELIABILITY.md, section 3.
+/// and are answered ASK (and TRYAGAIN). fred 10.1.0's own ASK handling mis-delivers replies
+/// here (`send_asking_with_policy`, src/router/utils.rs:441-489, reads the next frame on the
+/// target's connection as ASKING's reply although other commands are in flight there); the
+/// store turns it off (`max_redirections` 0) and follows ASK itself, with ASKING and the
+/// command as one pipeline to the importing node. See docs/RELIABILITY.md, section 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fred 10.1.0 mis-delivers replies after an ASK redirection (docs/RELIABILITY.md §3)"]
 async fn slots_migrate_under_live_traffic_without_callers_seeing_redirections() {
     migration(true).await;
 }
@@ -312,11 +311,10 @@ async fn migration(live: bool) {
 /// One caller, nothing else running: while a session's slot is half-moved (its record already
 /// on the new owner), a get is answered ASK and must be followed; an update, whose keys (the
 /// record and its write-lock key) the move splits, is refused by Redis with TRYAGAIN without
-/// running, and the store retries it until the move completes. Fails with fred 10.1.0: the
-/// get already fails with "Max attempts reached." (fred's ASK handling), so the TRYAGAIN
-/// retry in `store-redis` is not reached here. See docs/RELIABILITY.md, section 3.
+/// running, and the store retries it until the move completes. With fred 10.1.0 following
+/// ASK itself the get failed with "Max attempts reached." (it resent the command to the old
+/// owner); the store follows ASK itself. See docs/RELIABILITY.md, section 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fred 10.1.0 fails ASK redirections (docs/RELIABILITY.md §3)"]
 async fn a_read_and_a_split_write_during_a_slot_move_succeed() {
     let _serial = SERIAL.lock().await;
     let Some(cluster) = testkit::cluster(0).await else {
