@@ -1,109 +1,24 @@
 //! What each RedisStore operation costs the server, counted by the server: MONITOR lists every
 //! command a client sent (a round trip each, standalone) and every command a script ran
-//! (marked `lua`). The same method as `crates/store-redis/tests/round_trips.rs`, here so the
-//! report can put the counts beside the latencies. Times nothing.
+//! (marked `lua`), through `testkit::Monitor` as in `crates/store-redis/tests/round_trips.rs`,
+//! here so the report can put the counts beside the latencies. Times nothing.
 //!
 //! MONITOR sees every client, so this runs only on a server testkit started for it (a
 //! container or a binary), never on a `REDIS_URL` shared with others.
 //!
 //! Prints a table; with `SESSION_BENCH_ROUND_TRIPS=PATH` also writes it there as JSON.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use session_core::{
     Clock, ConnectionId, ListFilter, Session, SessionState, Store, SystemClock, UserId,
 };
 use store_redis::{RedisConfig, RedisStore};
-
-/// A MONITOR connection; lines arrive on a channel.
-struct Monitor {
-    lines: Receiver<String>,
-    stream: TcpStream,
-}
-
-impl Monitor {
-    fn start(addr: &str) -> std::io::Result<Monitor> {
-        let mut stream = TcpStream::connect(addr)?;
-        stream.write_all(b"MONITOR\r\n")?;
-        let mut reader = BufReader::new(stream.try_clone()?);
-        let mut ok = String::new();
-        reader.read_line(&mut ok)?;
-        if ok.trim_end() != "+OK" {
-            return Err(std::io::Error::other(format!("MONITOR answered {ok:?}")));
-        }
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Monitor { lines: rx, stream })
-    }
-
-    /// The lines logged up to the one holding `marker` (excluded).
-    fn until(&self, marker: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(5))
-                .expect("a MONITOR line within 5 s");
-            if line.contains(marker) {
-                return out;
-            }
-            out.push(line);
-        }
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
-    }
-}
-
-/// A plain connection that sends `ECHO marker` (an inline command) and reads the reply.
-struct Marker(TcpStream);
-
-impl Marker {
-    fn echo(&mut self, marker: &str) {
-        self.0
-            .write_all(format!("ECHO {marker}\r\n").as_bytes())
-            .unwrap();
-        // `$N\r\nmarker\r\n`
-        let want = format!("${}\r\n{marker}\r\n", marker.len()).len();
-        let mut buf = vec![0; want];
-        self.0.read_exact(&mut buf).unwrap();
-    }
-}
+use testkit::{Monitor, OpCost};
 
 struct Row {
     op: &'static str,
-    sent: Vec<String>,
-    in_scripts: usize,
-}
-
-fn cost(op: &'static str, lines: Vec<String>) -> Row {
-    let mut sent = Vec::new();
-    let mut in_scripts = 0;
-    for l in lines {
-        if l.contains(" lua]") {
-            in_scripts += 1;
-        } else if let Some(cmd) = l.split('"').nth(1) {
-            sent.push(cmd.to_lowercase());
-        }
-    }
-    Row {
-        op,
-        sent,
-        in_scripts,
-    }
+    cost: OpCost,
 }
 
 fn main() {
@@ -156,21 +71,16 @@ fn main() {
         warm2.state = SessionState::Idle;
         store.update(warm2).await.unwrap();
 
-        let monitor = Monitor::start(&addr).unwrap();
-        let mut marker = Marker(TcpStream::connect(&addr).unwrap());
-        let mut n = 0;
+        let mut monitor = Monitor::start(&addr).unwrap();
         let mut rows = Vec::new();
         macro_rules! measure {
             ($label:expr, $op:expr) => {{
-                n += 1;
-                let m = format!("rt-mark-{n}-a");
-                marker.echo(&m);
-                monitor.until(&m);
+                monitor.mark().unwrap();
                 let out = $op;
-                n += 1;
-                let m = format!("rt-mark-{n}-b");
-                marker.echo(&m);
-                rows.push(cost($label, monitor.until(&m)));
+                rows.push(Row {
+                    op: $label,
+                    cost: monitor.cost_since_mark().unwrap(),
+                });
                 out
             }};
         }
@@ -234,9 +144,9 @@ fn main() {
         println!(
             "| {} | {} | {} | {} |",
             r.op,
-            r.sent.len(),
-            r.sent.join(", "),
-            r.sent.len() + r.in_scripts
+            r.cost.sent.len(),
+            r.cost.sent.join(", "),
+            r.cost.total()
         );
     }
     if let Some(path) = std::env::var_os("SESSION_BENCH_ROUND_TRIPS") {
@@ -244,9 +154,9 @@ fn main() {
             "server": server.description(),
             "operations": rows.iter().map(|r| serde_json::json!({
                 "operation": r.op,
-                "round_trips": r.sent.len(),
-                "commands_sent": r.sent,
-                "commands_total": r.sent.len() + r.in_scripts,
+                "round_trips": r.cost.sent.len(),
+                "commands_sent": r.cost.sent,
+                "commands_total": r.cost.total(),
             })).collect::<Vec<_>>(),
         });
         std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();

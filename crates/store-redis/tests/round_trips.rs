@@ -1,13 +1,10 @@
-//! What each operation costs the server, counted by the server itself: MONITOR (through
-//! `redis-cli monitor`) lists every command a client sent, and every command a script ran
-//! (marked `[.. lua]`). One test in this binary, on its own server, so nothing else talks to
-//! it. Run with `--nocapture` to see the table.
+//! What each operation costs the server, counted by the server itself (`testkit::Monitor`:
+//! MONITOR lists every command a client sent, and every command a script ran). One test in
+//! this binary, on its own server, so nothing else talks to it. Run with `--nocapture` to see
+//! the table.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use session_core::{
@@ -20,90 +17,23 @@ testkit::shared_server!(
     testkit::server(testkit::Flavor::Redis).await
 );
 
-struct Monitor {
-    lines: Receiver<String>,
-    child: std::process::Child,
-}
-
-impl Monitor {
-    fn start(port: u16) -> Monitor {
-        let mut child = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "monitor"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("redis-cli (Debian package redis-tools) on PATH");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        // The first line is "OK".
-        let ok = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(ok, "OK");
-        Monitor { lines: rx, child }
-    }
-
-    /// The lines logged up to the ECHO of `marker` (excluded).
-    fn until(&self, marker: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(5))
-                .expect("monitor line");
-            if line.contains(marker) {
-                return out;
-            }
-            out.push(line);
-        }
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Cost {
-    top: Vec<String>,
-    inner: usize,
-}
-
-fn cost(lines: Vec<String>) -> Cost {
-    let mut top = Vec::new();
-    let mut inner = 0;
-    for l in lines {
-        if l.contains(" lua]") {
-            inner += 1;
-        } else if let Some(cmd) = l.split('"').nth(1) {
-            top.push(cmd.to_lowercase());
-        }
-    }
-    Cost { top, inner }
-}
-
 #[tokio::test]
 async fn each_operation_costs_one_round_trip_standalone() {
     let Some(server) = server().await else { return };
-    let port = server.port().expect("a server testkit started");
+    assert!(
+        server.owned(),
+        "MONITOR needs a server started for this test"
+    );
+    let addr = server
+        .url()
+        .strip_prefix("redis://")
+        .unwrap_or(server.url())
+        .to_owned();
     let prefix = testkit::unique_prefix("rt");
     let store = RedisStore::connect(RedisConfig::new(server.url()).prefix(prefix.clone()))
         .await
         .unwrap();
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let monitor = Monitor::start(port);
-    let mut n = 0;
+    let mut monitor = testkit::Monitor::start(&addr).expect("MONITOR");
     let mut table = Vec::new();
 
     let now = SystemClock.now();
@@ -121,38 +51,23 @@ async fn each_operation_costs_one_round_trip_standalone() {
 
     macro_rules! measure {
         ($label:expr, $max:expr, $op:expr) => {{
-            // Flush what came before.
-            n += 1;
-            let marker = format!("rt-mark-{n}-a");
-            let _: String = redis::cmd("ECHO")
-                .arg(&marker)
-                .query_async(&mut raw)
-                .await
-                .unwrap();
-            monitor.until(&marker);
+            monitor.mark().unwrap();
             let out = $op;
-            n += 1;
-            let marker = format!("rt-mark-{n}-b");
-            let _: String = redis::cmd("ECHO")
-                .arg(&marker)
-                .query_async(&mut raw)
-                .await
-                .unwrap();
-            let c = cost(monitor.until(&marker));
+            let c = monitor.cost_since_mark().unwrap();
             assert!(
-                c.top.len() <= $max,
+                c.sent.len() <= $max,
                 "{}: {} commands sent ({:?}), at most {} allowed",
                 $label,
-                c.top.len(),
-                c.top,
+                c.sent.len(),
+                c.sent,
                 $max
             );
             table.push(format!(
                 "| {} | {} | {} | {} |",
                 $label,
-                c.top.len(),
-                c.top.join(", "),
-                c.top.len() + c.inner
+                c.sent.len(),
+                c.sent.join(", "),
+                c.total()
             ));
             out
         }};

@@ -56,6 +56,7 @@ mod cleanup;
 mod cluster;
 mod container;
 mod keys;
+mod monitor;
 mod process;
 mod sentinel;
 
@@ -63,6 +64,7 @@ use std::fmt;
 
 pub use cluster::{ClusterNode, RedisCluster};
 pub use keys::{dump_prefix, keys_under};
+pub use monitor::{Monitor, OpCost};
 pub use sentinel::RedisSentinel;
 
 use container::ContainerGuard;
