@@ -153,7 +153,13 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             "--noplot",
         ]
     } else if passes > 1 {
-        vec!["--warm-up-time", "0.5", "--measurement-time", "1.5", "--noplot"]
+        vec![
+            "--warm-up-time",
+            "0.5",
+            "--measurement-time",
+            "1.5",
+            "--noplot",
+        ]
     } else {
         vec!["--noplot"]
     };

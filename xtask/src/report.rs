@@ -168,8 +168,10 @@ pub(crate) fn snapshot(criterion: &Path, ids: &[String]) -> Result<Value> {
 }
 
 /// With several passes in run.json: each figure becomes the median of the passes' medians,
-/// with a spread from the lowest to the highest end of their confidence intervals. Returns
-/// the figures as each pass saw them.
+/// and its stated spread the interval a re-run is expected to fall in: from the lowest to the
+/// highest end of the passes' confidence intervals, widened on each side by the larger of the
+/// pass-to-pass range of its medians and the typical range of figures of its kind in this run
+/// (see [`typical_ranges`]). Returns the figures as each pass saw them.
 fn apply_passes(run: &Value, figures: &mut [Figure]) -> Vec<Vec<Figure>> {
     let passes: Vec<&Value> = run["passes"].as_array().into_iter().flatten().collect();
     let mut per_pass: Vec<Vec<Figure>> = vec![Vec::new(); passes.len()];
@@ -200,7 +202,61 @@ fn apply_passes(run: &Value, figures: &mut [Figure]) -> Vec<Vec<Figure>> {
             .map(|x| x.2)
             .fold(f64::NEG_INFINITY, f64::max);
     }
+    let typical = typical_ranges(figures);
+    for f in figures.iter_mut().filter(|f| f.pass_medians.len() > 1) {
+        let lo = f.pass_medians.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = f
+            .pass_medians
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let kind = if is_remote(f) { typical.1 } else { typical.0 };
+        let widen = (hi - lo).max(kind * f.median);
+        f.low = (f.low - widen).max(0.0);
+        f.high += widen;
+    }
     per_pass
+}
+
+/// Whether a figure crosses to Redis (over 5 µs per operation) rather than staying in-process.
+fn is_remote(f: &Figure) -> bool {
+    f.per_op() > 5_000.0
+}
+
+/// The typical (median) pass-to-pass range of figures' medians, relative to the median: for
+/// in-process figures and for those that cross to Redis. Zero with one pass.
+fn typical_ranges(figures: &[Figure]) -> (f64, f64) {
+    let of = |remote: bool| {
+        let v: Vec<f64> = figures
+            .iter()
+            .filter(|f| f.pass_medians.len() > 1 && is_remote(f) == remote)
+            .map(|f| {
+                let lo = f.pass_medians.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = f.pass_medians.iter().copied().fold(0.0, f64::max);
+                (hi - lo) / f.median
+            })
+            .collect();
+        if v.is_empty() { 0.0 } else { median(&v) }
+    };
+    (of(false), of(true))
+}
+
+/// Widens each ratio's pass range into the interval a re-run is expected to fall in: on each
+/// side by the larger of its own range and the typical relative range of all the ratios.
+/// Returns that typical range.
+fn widen_ratios(rs: &mut [Ratio]) -> f64 {
+    let rel: Vec<f64> = rs
+        .iter()
+        .filter(|r| r.value > 0.0)
+        .map(|r| (r.high - r.low) / r.value)
+        .collect();
+    let typical = if rel.is_empty() { 0.0 } else { median(&rel) };
+    for r in rs.iter_mut() {
+        let widen = (r.high - r.low).max(typical * r.value);
+        r.low = (r.low - widen).max(0.0);
+        r.high += widen;
+    }
+    typical
 }
 
 /// The median of a non-empty list (mean of the middle two for an even count).
@@ -862,8 +918,18 @@ fn paired_rows(d: &Data) -> (Option<u64>, Vec<PairedRow>) {
     (rounds, rows)
 }
 
-/// Every ratio with its spread: from the passes when there were several, else one value.
+/// Every ratio with its re-run interval (see [`widen_ratios`]); with one pass, one value.
 fn ratios(d: &Data) -> Vec<Ratio> {
+    let mut out = pass_ratios(d);
+    if d.pass_figures.len() > 1 {
+        widen_ratios(&mut out);
+    }
+    out
+}
+
+/// Every ratio with the lowest and highest pass: from the passes when there were several,
+/// else one value.
+fn pass_ratios(d: &Data) -> Vec<Ratio> {
     let sets: Vec<Vec<(String, f64)>> = if d.pass_figures.len() > 1 {
         d.pass_figures.iter().map(|f| figure_ratios(f)).collect()
     } else {
@@ -929,6 +995,14 @@ fn drift_sentence(d: &Data) -> String {
     } else {
         format!("in this run, {}", parts.join("; "))
     }
+}
+
+/// The typical relative pass-to-pass range of the ratios (0 with one pass).
+fn ratio_typical(d: &Data) -> f64 {
+    if d.pass_figures.len() < 2 {
+        return 0.0;
+    }
+    widen_ratios(&mut pass_ratios(d))
 }
 
 /// `2.31` or `2.31 [2.28–2.35]`.
@@ -1166,9 +1240,12 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
              between runs (and between passes of one run) by more than criterion's confidence \
              intervals: {}. A ratio of two figures measured in the same pass moves much less, \
              so these are the figures to carry to another machine. Each is the median over the \
-             passes, with the lowest and highest pass in brackets.\n\n| ratio | value |\n\
-             |---|---:|",
-            drift_sentence(d)
+             passes; in brackets the interval a re-run is expected to fall in: the lowest to the \
+             highest pass, widened on each side by the larger of that range and the typical \
+             pass-to-pass range of all the ratios ({:.1}% here). `cargo xtask bench --compare` \
+             checks a re-run against it.\n\n| ratio | value [re-run interval] |\n|---|---:|",
+            drift_sentence(d),
+            100.0 * ratio_typical(d)
         );
         for r in &rs {
             let _ = writeln!(s, "| {} | {} |", r.name, ratio_with_spread(r));
@@ -1179,12 +1256,16 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
     let _ = writeln!(
         s,
         "## Latency per operation\n\nMedian time per operation (with several passes, the \
-         median of the passes' medians), and in brackets its stated spread: criterion's 95% \
-         confidence interval of the median, widened to cover every pass's interval. One \
-         column per store; \
+         median of the passes' medians), and in brackets the interval a re-run is expected to \
+         fall in: from the lowest to the highest end of the passes' 95% confidence intervals, \
+         widened on each side by the larger of the pass-to-pass range of the figure's medians \
+         and the typical range of figures of its kind in this run (in-process: {:.1}%, Redis: \
+         {:.1}%). One column per store; \
          `{FLOOR}` is a plain fred GET of a value the size of an encoded session, the least \
          any Redis operation can cost on this client.\n\n![latency per operation per store, log \
-         scale]({chart})\n"
+         scale]({chart})\n",
+        100.0 * typical_ranges(&d.figures).0,
+        100.0 * typical_ranges(&d.figures).1
     );
     let stores = stores(d);
     let groups = latency_groups(d);
@@ -1247,19 +1328,24 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
             s,
             "## Redis store against its floor, paired\n\nEach of {} rounds runs the operation \
              and then the raw GET, back to back, so both see the same machine state; medians \
-             in µs (with several passes, the median over the passes; the ratio's lowest and \
-             highest pass in brackets).\n\n| operation | Redis store | raw fred GET | ratio \
+             in µs (with several passes, the median over the passes; the ratio's re-run \
+             interval in brackets, as in the ratios table).\n\n| operation | Redis store | raw fred GET | ratio \
              |\n|---|---:|---:|---:|",
             rounds.map_or("?".into(), |r| r.to_string())
         );
+        let widened = ratios(d);
         for r in &paired {
+            let ratio = widened
+                .iter()
+                .find(|w| w.name == r.ratio.name)
+                .unwrap_or(&r.ratio);
             let _ = writeln!(
                 s,
                 "| {} | {:.1} | {:.1} | {} |",
                 r.operation,
                 r.store_us,
                 r.floor_us,
-                ratio_with_spread(&r.ratio)
+                ratio_with_spread(ratio)
             );
         }
         let _ = writeln!(s);
@@ -1340,9 +1426,10 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
 
     let _ = writeln!(
         s,
-        "## Every figure\n\nTime per operation. Spread: criterion's {:.0}% interval of the \
-         median, widened to cover every pass.\n\n| benchmark | median | spread | each pass's \
-         median | ops/s |\n|---|---:|---|---|---:|",
+        "## Every figure\n\nTime per operation. Re-run interval: criterion's {:.0}% intervals \
+         of the passes' medians, from the lowest to the highest end, widened as in the latency \
+         table.\n\n| benchmark | median | re-run interval | each pass's median | ops/s \
+         |\n|---|---:|---|---|---:|",
         d.figures.first().map_or(95.0, |f| f.confidence * 100.0)
     );
     for f in &d.figures {
@@ -1696,31 +1783,48 @@ mod tests {
         let per_pass = apply_passes(&run, &mut figures);
         assert_eq!(per_pass.len(), 3);
         assert_eq!(figures[0].median, 21.0);
-        assert_eq!((figures[0].low, figures[0].high), (19.0, 23.0));
+        // Passes' intervals span 19..23; widened on each side by the larger of the medians'
+        // range (2) and the typical in-process range (2/21 of the median, also 2).
+        assert_eq!((figures[0].low, figures[0].high), (17.0, 25.0));
         assert_eq!(figures[1].pass_medians, [60_000.0, 66_000.0, 57_000.0]);
         let mut d = data(figures);
         d.run = run;
         d.pass_figures = per_pass;
-        let rs = ratios(&d);
-        let r = rs
+        let raw = pass_ratios(&d);
+        let r = raw
             .iter()
             .find(|r| r.name == "Get: redis / memory (time)")
             .expect("ratio");
-        // Per pass: 3000, 3000, 2714.3 -> median 3000, spread [2714.3, 3000].
+        // Per pass: 3000, 3000, 2714.3 -> median 3000, passes [2714.3, 3000].
         assert_eq!(r.value, 3000.0);
         assert!((r.low - 57_000.0 / 21.0).abs() < 1e-9 && r.high == 3000.0);
-        let p = rs
+        let p = raw
             .iter()
             .find(|r| r.name.starts_with("paired get"))
             .expect("paired");
         assert_eq!((p.low, p.value, p.high), (1.14, 1.2, 1.32));
+        // Re-run intervals: the typical relative range is the median of 285.7/3000 and
+        // 0.18/1.2; each side widens by the larger of a ratio's own range and that share.
+        let typical = (285.714_285_714_285_7 / 3000.0 + 0.15) / 2.0;
+        assert!((ratio_typical(&d) - typical).abs() < 1e-9);
+        let wide = ratios(&d);
+        let r = &wide[0];
+        let w = 3000.0 * typical;
+        assert!(
+            (r.low - (57_000.0 / 21.0 - w)).abs() < 1e-6 && (r.high - (3000.0 + w)).abs() < 1e-6
+        );
+        let p = wide
+            .iter()
+            .find(|r| r.name.starts_with("paired get"))
+            .expect("paired");
+        assert!((p.low - 0.96).abs() < 1e-9 && (p.high - 1.50).abs() < 1e-9);
         let md = markdown(&d, "c.svg", true);
         assert!(
-            md.contains("| Get: redis / memory (time) | 3000 [2714–3000] |"),
+            md.contains("| Get: redis / memory (time) | 3000 [2346–3368] |"),
             "{md}"
         );
         assert!(
-            md.contains("| get | 60.0 | 50.0 | 1.20 [1.14–1.32] |"),
+            md.contains("| get | 60.0 | 50.0 | 1.20 [0.96–1.50] |"),
             "{md}"
         );
     }
