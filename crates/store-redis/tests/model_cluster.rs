@@ -12,15 +12,7 @@ use store_redis::RedisStore;
 testkit::shared_server!(testkit::RedisCluster, testkit::cluster(0).await);
 
 async fn fixture() -> Option<Fixture<RedisStore>> {
-    let cluster = server().await?;
-    let nodes = cluster
-        .nodes()
-        .iter()
-        .map(|n| format!("redis://{n}"))
-        .collect();
-    let f = common::fixture(&cluster.url(), nodes, "model-cluster").await;
-    assert!(f.store.is_clustered());
-    Some(f)
+    Some(common::cluster_fixture(server().await?, "model-cluster").await)
 }
 
 #[test]

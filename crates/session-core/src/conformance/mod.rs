@@ -11,33 +11,19 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use std::time::Duration;
-//! use session_core::conformance::{Fixture, TimeControl};
-//! use session_core::{BoxFuture, Clock, ManualClock, Store, Timestamp};
+//! use session_core::conformance::Fixture;
+//! use session_core::ManualClock;
+//! use store_memory::{MemoryConfig, MemoryStore};
 //!
-//! #[derive(Debug)]
-//! pub struct Manual(pub ManualClock);
-//!
-//! impl TimeControl for Manual {
-//!     fn now(&self) -> Timestamp {
-//!         self.0.now()
-//!     }
-//!     fn advance(&self, by: Duration) -> BoxFuture<'_, ()> {
-//!         self.0.advance(by);
-//!         Box::pin(async {})
-//!     }
-//!     fn short_ttl(&self) -> Duration {
-//!         Duration::from_secs(60)
-//!     }
-//! }
-//!
-//! /// The setup the macro calls once per case.
-//! pub async fn fixture<S: Store + 'static>(make: impl Fn(ManualClock) -> S) -> Fixture<S> {
+//! /// The setup the macro calls once per case: a [`ManualClock`](crate::ManualClock) is its
+//! /// own `TimeControl`.
+//! pub async fn fixture() -> Fixture<MemoryStore> {
 //!     let clock = ManualClock::starting_now();
-//!     Fixture::new(make(clock.clone()), Arc::new(Manual(clock)))
+//!     let store = MemoryStore::with_config(MemoryConfig::default().clock(clock.clone()));
+//!     Fixture::new(store, Arc::new(clock))
 //! }
 //! // ...and then, at the top level of the test file:
-//! // session_core::conformance_suite!(|| fixture(|clock| MyStore::with_clock(clock)));
+//! // session_core::conformance_suite!(fixture);
 //! # fn main() {}
 //! ```
 //!
@@ -69,6 +55,20 @@ pub trait TimeControl: Send + Sync + Debug {
     /// The TTL the expiry cases give a session that must outlive a few operations and then
     /// expire after [`TimeControl::advance`]. Short for stores that must sleep.
     fn short_ttl(&self) -> Duration;
+}
+
+/// A store that reads a manual clock: advancing moves the clock, no sleeping.
+impl TimeControl for crate::ManualClock {
+    fn now(&self) -> Timestamp {
+        crate::Clock::now(self)
+    }
+    fn advance(&self, by: Duration) -> BoxFuture<'_, ()> {
+        crate::ManualClock::advance(self, by);
+        Box::pin(async {})
+    }
+    fn short_ttl(&self) -> Duration {
+        Duration::from_secs(60)
+    }
 }
 
 /// A store under test and the time it lives in.

@@ -18,12 +18,15 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use session_core::DynStore;
+//! use session_core::ManualClock;
 //! use session_core::conformance::Fixture;
 //! use session_core::conformance::model::{self, ModelConfig};
+//! use store_memory::{MemoryConfig, MemoryStore};
 //!
-//! async fn fixture() -> Fixture<Arc<dyn DynStore>> {
-//!     unimplemented!("a fresh, empty store, as for the conformance suite")
+//! async fn fixture() -> Fixture<MemoryStore> {
+//!     let clock = ManualClock::starting_now();
+//!     let store = MemoryStore::with_config(MemoryConfig::default().clock(clock.clone()));
+//!     Fixture::new(store, Arc::new(clock))
 //! }
 //!
 //! // In tests/model.rs, inside a plain `#[test] fn`:

@@ -25,6 +25,18 @@ pub async fn fixture(url: &str, cleanup_urls: Vec<String>, name: &str) -> Fixtur
     })
 }
 
+/// A store on a local Cluster with a fresh prefix, removed from every node after a passing case.
+pub async fn cluster_fixture(cluster: &testkit::RedisCluster, name: &str) -> Fixture<RedisStore> {
+    let nodes = cluster
+        .nodes()
+        .iter()
+        .map(|n| format!("redis://{n}"))
+        .collect();
+    let f = fixture(&cluster.url(), nodes, name).await;
+    assert!(f.store.is_clustered());
+    f
+}
+
 /// A store under a fresh prefix and an independent client (the `redis` crate) on the same
 /// server, to check what the store wrote.
 pub struct Env {
