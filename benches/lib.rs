@@ -30,6 +30,27 @@ pub fn seed_session_with_metadata(i: usize, now: Timestamp) -> Session {
     s
 }
 
+/// The realistic session of `shared/BENCH-PAYLOAD.md`: the peers' nine fields as nine metadata
+/// entries (key -> the value's JSON text), a connection id, client 192.0.2.7:51000, server
+/// 192.0.2.1:8443, state Active (about 351 bytes in our codec with a 30-minute expiry).
+pub fn realistic_session(i: usize, now: Timestamp) -> Session {
+    Session::builder(seed_user(i), now, Duration::from_secs(1800))
+        .connection_id(ConnectionId::new())
+        .client_addr(SocketAddr::from(([192, 0, 2, 7], 51000)))
+        .server_addr(SocketAddr::from(([192, 0, 2, 1], 8443)))
+        .state(SessionState::Active)
+        .metadata("user_id", "4211337")
+        .metadata("username", "\"alice.example\"")
+        .metadata("roles", "[\"user\",\"editor\"]")
+        .metadata("csrf_token", "\"q8Vd2K1xR0m9ZpL4sT7wYbN3cH6jF5aE\"")
+        .metadata("locale", "\"en-GB\"")
+        .metadata("theme", "\"dark\"")
+        .metadata("cart_items", "3")
+        .metadata("last_seen", "1764168000")
+        .metadata("flash", "\"Profile updated\"")
+        .build()
+}
+
 /// `user-{i}`.
 pub fn seed_user(i: usize) -> UserId {
     UserId::new(format!("user-{i}")).unwrap_or_else(|e| unreachable!("{e}"))

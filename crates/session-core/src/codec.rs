@@ -35,7 +35,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::CodecError;
 use crate::id::{ConnectionId, SessionId, UserId};
-use crate::model::{Metadata, Session, SessionState, Stats, validate_metadata};
+use crate::limits;
+use crate::metadata::MetadataBuilder;
+use crate::model::{Metadata, Session, SessionState, Stats, has_control};
 use crate::time::Timestamp;
 
 /// The format byte of the current layout.
@@ -207,21 +209,7 @@ pub fn decode(bytes: &[u8]) -> Result<Session, CodecError> {
         retransmissions: r.u64()?,
         current_rtt_ms: u32::from_le_bytes(r.array()?),
     };
-    let meta_at = r.pos;
-    let count = r.u16()?;
-    let mut metadata = Metadata::new();
-    for _ in 0..count {
-        let key = r.str()?;
-        let value = r.str()?;
-        if metadata
-            .last_key_value()
-            .is_some_and(|(last, _)| last.as_str() >= key)
-        {
-            return Err(CodecError::new("metadata keys not ascending", r.pos));
-        }
-        metadata.insert(key.to_owned(), value.to_owned());
-    }
-    validate_metadata(&metadata).map_err(|_| CodecError::new("metadata beyond limits", meta_at))?;
+    let metadata = r.metadata()?;
     if r.pos != bytes.len() {
         return Err(CodecError::new("trailing bytes", r.pos));
     }
@@ -288,6 +276,45 @@ impl<'a> Reader<'a> {
         let len = usize::from(self.u16()?);
         let at = self.pos;
         std::str::from_utf8(self.take(len)?).map_err(|_| CodecError::new("invalid UTF-8", at))
+    }
+
+    /// The metadata section: entry count, then the entries, checked as
+    /// [`validate_metadata`](crate::validate_metadata) checks them and for ascending keys,
+    /// as they are read (one buffer, no per-entry allocation).
+    fn metadata(&mut self) -> Result<Metadata, CodecError> {
+        let at = self.pos;
+        let beyond = || CodecError::new("metadata beyond limits", at);
+        let count = usize::from(self.u16()?);
+        if count > limits::METADATA_MAX_ENTRIES {
+            return Err(beyond());
+        }
+        // Metadata ends the record: what is left is its entries, 4 bytes of lengths each.
+        let text = self
+            .bytes
+            .len()
+            .saturating_sub(self.pos)
+            .saturating_sub(4 * count)
+            .min(limits::METADATA_MAX_TOTAL_BYTES);
+        let mut b = MetadataBuilder::with_capacity(count, text);
+        let mut total = 0usize;
+        for _ in 0..count {
+            let key = self.str()?;
+            let value = self.str()?;
+            if b.last_key().is_some_and(|last| last >= key) {
+                return Err(CodecError::new("metadata keys not ascending", self.pos));
+            }
+            total += key.len() + value.len();
+            if key.is_empty()
+                || key.len() > limits::METADATA_MAX_KEY_BYTES
+                || value.len() > limits::METADATA_MAX_VALUE_BYTES
+                || total > limits::METADATA_MAX_TOTAL_BYTES
+                || has_control(key)
+            {
+                return Err(beyond());
+            }
+            b.push(key, value);
+        }
+        Ok(b.build())
     }
 
     fn addr(&mut self, v6: bool) -> Result<SocketAddr, CodecError> {

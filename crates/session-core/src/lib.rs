@@ -62,6 +62,7 @@
 pub mod codec;
 mod error;
 mod id;
+mod metadata;
 mod model;
 mod store;
 mod time;
@@ -75,6 +76,7 @@ mod trace;
 
 pub use error::{BoxError, CodecError, Collision, Error, Result};
 pub use id::{ConnectionId, SessionId, UserId};
+pub use metadata::Iter as MetadataIter;
 pub use model::{
     Metadata, Session, SessionBuilder, SessionState, Stats, validate_expiry, validate_metadata,
 };

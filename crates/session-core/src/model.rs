@@ -1,6 +1,5 @@
 //! The session record.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -8,11 +7,8 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::id::{ConnectionId, SessionId, UserId};
 use crate::limits;
+pub use crate::metadata::Metadata;
 use crate::time::Timestamp;
-
-/// Free-form string metadata, within the limits in [`limits`](crate::limits) (checked on
-/// every write by [`Session::validate`]).
-pub type Metadata = BTreeMap<String, String>;
 
 /// Where a session is in its life, as the Go original's states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -94,6 +90,10 @@ pub struct Stats {
 ///
 /// Build one with [`Session::builder`]. Stores assign [`Session::version`]: `1` on create,
 /// bumped by every successful write.
+///
+/// Cloning is cheap: the user id and the [`Metadata`] are shared buffers, the rest is a copy
+/// of a couple of hundred bytes, so the copy a caller makes of a read before
+/// [`Store::update`](crate::Store::update) costs no allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Session {
@@ -183,7 +183,7 @@ pub fn validate_metadata(metadata: &Metadata) -> Result<(), Error> {
         if key.len() > limits::METADATA_MAX_KEY_BYTES {
             return Err(Error::invalid("metadata", "key longer than 128 bytes"));
         }
-        if key.chars().any(char::is_control) {
+        if has_control(key) {
             return Err(Error::invalid(
                 "metadata",
                 "key contains a control character",
@@ -198,6 +198,16 @@ pub fn validate_metadata(metadata: &Metadata) -> Result<(), Error> {
         return Err(Error::invalid("metadata", "more than 16 KiB in all"));
     }
     Ok(())
+}
+
+/// True if `key` holds a control character (`char::is_control`), with a fast path for ASCII.
+#[inline]
+pub(crate) fn has_control(key: &str) -> bool {
+    if key.is_ascii() {
+        key.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        key.chars().any(char::is_control)
+    }
 }
 
 /// Builds a [`Session`]; see [`Session::builder`].

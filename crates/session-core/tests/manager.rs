@@ -125,7 +125,7 @@ async fn create_gives_a_token_that_finds_the_session_and_stores_only_its_hash() 
     assert_eq!(s.version, 1);
     assert_eq!(s.state, SessionState::Active);
     assert_eq!(s.expires_at, clock.now_ts() + IDLE);
-    assert_eq!(s.metadata.get("device").map(String::as_str), Some("phone"));
+    assert_eq!(s.metadata.get("device"), Some("phone"));
 
     let token = created.token.as_str();
     let (id_part, secret) = token.split_once('.').unwrap();
@@ -307,7 +307,7 @@ async fn update_changes_state_metadata_and_stats_with_compare_and_set() {
     assert_eq!(updated.version, 2);
     assert_eq!(updated.state, SessionState::Idle);
     assert_eq!(updated.stats.packets_sent, 7);
-    assert_eq!(updated.metadata.get("room").map(String::as_str), Some("42"));
+    assert_eq!(updated.metadata.get("room"), Some("42"));
     // The token still works: the hash was carried over.
     assert!(
         manager

@@ -391,7 +391,7 @@ async fn my_sessions(
                 current: s.id == me.id,
                 state: s.state.to_string(),
                 client_addr: s.client_addr.to_string(),
-                device: s.metadata.get("device").cloned(),
+                device: s.metadata.get("device").map(str::to_owned),
                 created_at: s.created_at.as_millis(),
                 last_active_at: s.last_active_at.as_millis(),
                 expires_at: s.expires_at.as_millis(),

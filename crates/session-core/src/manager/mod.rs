@@ -427,7 +427,7 @@ impl<S: Store> SessionManager<S> {
                 let user = s.user_id.clone();
                 let created_at = s.created_at;
                 let version = s.version;
-                let hash = s.metadata.get(TOKEN_HASH_KEY).cloned();
+                let hash = s.metadata.get(TOKEN_HASH_KEY).map(str::to_owned);
                 change(s)?;
                 if s.id != id {
                     return Err(Error::invalid("id", "a session's id cannot change"));
@@ -441,7 +441,7 @@ impl<S: Store> SessionManager<S> {
                 if s.version != version {
                     return Err(Error::invalid("version", "is assigned by the store"));
                 }
-                if s.metadata.get(TOKEN_HASH_KEY) != hash.as_ref() {
+                if s.metadata.get(TOKEN_HASH_KEY) != hash.as_deref() {
                     return Err(reserved_key());
                 }
                 if s.expires_at > created_at + max_lifetime {
