@@ -46,6 +46,14 @@ pub struct RedisConfig {
     pub replica_reads: bool,
     /// Speak RESP3 instead of RESP2 (default RESP2).
     pub resp3: bool,
+    /// Merge concurrent reads (`get`, `get_many`, and the record reads of
+    /// `get_by_connection_id`) into `MGET` batches (default on). A read is sent at once while
+    /// fewer than `pool_size` reads are in flight (so a lone caller never waits); reads that
+    /// arrive while all are in flight go out together as one `MGET` when one returns. Under
+    /// concurrent load the server and the client handle one command where they handled one per
+    /// read. Standalone and Sentinel; ignored in a Cluster (a batch's keys would span slots)
+    /// and with `replica_reads`.
+    pub coalesce_reads: bool,
 }
 
 impl RedisConfig {
@@ -60,6 +68,7 @@ impl RedisConfig {
             reconnect: ReconnectPolicy::new_exponential(0, 50, 500, 2),
             replica_reads: false,
             resp3: false,
+            coalesce_reads: true,
         }
     }
 
@@ -102,6 +111,12 @@ impl RedisConfig {
     /// Uses RESP3.
     pub fn resp3(mut self, on: bool) -> Self {
         self.resp3 = on;
+        self
+    }
+
+    /// Turns read coalescing on or off.
+    pub fn coalesce_reads(mut self, on: bool) -> Self {
+        self.coalesce_reads = on;
         self
     }
 

@@ -51,6 +51,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod coalesce;
 mod config;
 mod keys;
 mod store;

@@ -27,6 +27,7 @@ use session_core::{
     SessionId, Store, SystemClock, Timestamp, UserId, codec, validate_expiry,
 };
 
+use crate::coalesce::Coalescer;
 use crate::config::RedisConfig;
 use crate::keys::Keys;
 
@@ -98,6 +99,9 @@ struct Inner {
     clock: SystemClock,
     /// How long a script refused with TRYAGAIN is retried (the command timeout).
     retry_for: std::time::Duration,
+    /// Merges concurrent reads into MGET batches (`RedisConfig::coalesce_reads`; standalone
+    /// and Sentinel, primary reads).
+    coalescer: Option<Arc<Coalescer>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -251,8 +255,11 @@ impl RedisStore {
                 return Err(Error::Timeout { source: None });
             }
         }
+        let coalescer = (config.coalesce_reads && !clustered && !config.replica_reads)
+            .then(|| Coalescer::new(pool.clone(), config.pool_size));
         let store = RedisStore {
             inner: Arc::new(Inner {
+                coalescer,
                 pool,
                 keys: Keys::new(&config.prefix),
                 clustered,
@@ -434,6 +441,10 @@ impl Inner {
     }
 
     async fn get_raw(&self, key: String) -> Result<Option<Bytes>> {
+        if let Some(c) = &self.coalescer {
+            let mut values = c.fetch(vec![key]).await.map_err(map_err)?;
+            return Ok(values.pop().flatten());
+        }
         let client = self.pool.next();
         #[cfg(feature = "replicas")]
         if self.replica_reads {
@@ -493,7 +504,10 @@ impl Inner {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let raw: Vec<Option<Bytes>> = if self.clustered {
+        let raw: Vec<Option<Bytes>> = if let Some(c) = &self.coalescer {
+            let keys = ids.iter().map(|id| self.keys.record(id)).collect();
+            c.fetch(keys).await.map_err(map_err)?
+        } else if self.clustered {
             // Records hash to different slots: one GET each, sent together.
             join_all(ids.iter().map(|id| self.get_raw(self.keys.record(id))))
                 .await
