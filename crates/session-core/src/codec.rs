@@ -280,7 +280,9 @@ impl<'a> Reader<'a> {
 
     /// The metadata section: entry count, then the entries, checked as
     /// [`validate_metadata`](crate::validate_metadata) checks them and for ascending keys,
-    /// as they are read (one buffer, no per-entry allocation).
+    /// as they are read into one buffer (no allocation per entry). UTF-8 is checked once over
+    /// the whole buffer: with every key and value ending on a character boundary, each of
+    /// them is then valid UTF-8 too.
     fn metadata(&mut self) -> Result<Metadata, CodecError> {
         let at = self.pos;
         let beyond = || CodecError::new("metadata beyond limits", at);
@@ -289,32 +291,66 @@ impl<'a> Reader<'a> {
             return Err(beyond());
         }
         // Metadata ends the record: what is left is its entries, 4 bytes of lengths each.
-        let text = self
+        let cap = self
             .bytes
             .len()
             .saturating_sub(self.pos)
             .saturating_sub(4 * count)
             .min(limits::METADATA_MAX_TOTAL_BYTES);
-        let mut b = MetadataBuilder::with_capacity(count, text);
-        let mut total = 0usize;
+        let mut text: Vec<u8> = Vec::with_capacity(cap);
+        let mut ends: Vec<[usize; 2]> = Vec::with_capacity(count);
+        let mut ascii_keys = true;
+        let mut key_start = 0;
         for _ in 0..count {
-            let key = self.str()?;
-            let value = self.str()?;
-            if b.last_key().is_some_and(|last| last >= key) {
-                return Err(CodecError::new("metadata keys not ascending", self.pos));
+            let key = self.str_bytes()?;
+            let value = self.str_bytes()?;
+            if let Some(&[prev_end, _]) = ends.last() {
+                if text
+                    .get(key_start..prev_end)
+                    .is_some_and(|prev| prev >= key)
+                {
+                    return Err(CodecError::new("metadata keys not ascending", self.pos));
+                }
             }
-            total += key.len() + value.len();
             if key.is_empty()
                 || key.len() > limits::METADATA_MAX_KEY_BYTES
                 || value.len() > limits::METADATA_MAX_VALUE_BYTES
-                || total > limits::METADATA_MAX_TOTAL_BYTES
-                || has_control(key)
+                || text.len() + key.len() + value.len() > limits::METADATA_MAX_TOTAL_BYTES
             {
                 return Err(beyond());
             }
-            b.push(key, value);
+            if key.is_ascii() {
+                if key.iter().any(|&b| b < 0x20 || b == 0x7f) {
+                    return Err(beyond());
+                }
+            } else {
+                ascii_keys = false;
+            }
+            key_start = text.len();
+            text.extend_from_slice(key);
+            let key_end = text.len();
+            text.extend_from_slice(value);
+            ends.push([key_end, text.len()]);
         }
-        Ok(b.build())
+        let utf8 = || CodecError::new("invalid UTF-8", at);
+        let text = String::from_utf8(text).map_err(|_| utf8())?;
+        if !ends
+            .iter()
+            .all(|&[k, v]| text.is_char_boundary(k) && text.is_char_boundary(v))
+        {
+            return Err(utf8());
+        }
+        let metadata = MetadataBuilder::from_parts(text, ends);
+        if !ascii_keys && metadata.keys().any(has_control) {
+            return Err(beyond());
+        }
+        Ok(metadata)
+    }
+
+    /// A length-prefixed string's bytes, not yet checked for UTF-8.
+    fn str_bytes(&mut self) -> Result<&'a [u8], CodecError> {
+        let len = usize::from(self.u16()?);
+        self.take(len)
     }
 
     fn addr(&mut self, v6: bool) -> Result<SocketAddr, CodecError> {
@@ -393,6 +429,27 @@ mod tests {
         assert_eq!(decode(&long).map_err(|e| e.reason()), Err("trailing bytes"));
         assert!(decode(&[]).is_err());
         assert!(decode(&[2; 200]).is_err());
+    }
+
+    #[test]
+    fn a_character_split_between_a_key_and_its_value_is_invalid_utf8() {
+        let mut s = sample();
+        s.metadata = [("ab".to_owned(), "c".to_owned())].into();
+        let mut bytes = encode(&s);
+        let n = bytes.len();
+        assert_eq!(&bytes[n - 9..], &[1, 0, 2, 0, b'a', b'b', 1, 0, b'c']);
+        // Key "a\xC3", value "\xA9": together "aé", each alone not UTF-8.
+        bytes[n - 4] = 0xc3;
+        bytes[n - 1] = 0xa9;
+        assert_eq!(decode(&bytes).map_err(|e| e.reason()), Err("invalid UTF-8"));
+        // A control character in a non-ASCII key is still refused.
+        s.metadata = [("é\u{85}".to_owned(), String::new())].into();
+        assert_eq!(
+            decode(&encode(&s)).map_err(|e| e.reason()),
+            Err("metadata beyond limits")
+        );
+        s.metadata = [("é".to_owned(), "\u{85}".to_owned())].into();
+        assert_eq!(decode(&encode(&s)), Ok(s));
     }
 
     #[test]

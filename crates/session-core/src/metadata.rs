@@ -82,19 +82,18 @@ impl MetadataBuilder {
         }
     }
 
-    /// The last key pushed.
-    pub(crate) fn last_key(&self) -> Option<&str> {
-        let i = self.ends.len().checked_sub(1)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1][1] };
-        self.text.get(start..self.ends[i][0])
-    }
-
     /// Appends an entry; the caller keeps keys ascending.
     pub(crate) fn push(&mut self, key: &str, value: &str) {
         self.text.push_str(key);
         let key_end = self.text.len();
         self.text.push_str(value);
         self.ends.push([key_end, self.text.len()]);
+    }
+
+    /// Metadata from a buffer of keys and values and their ends, as [`Entries`] holds them;
+    /// the caller has checked that the keys ascend and every end is a character boundary.
+    pub(crate) fn from_parts(text: String, ends: Vec<[usize; 2]>) -> Metadata {
+        MetadataBuilder { text, ends }.build()
     }
 
     pub(crate) fn build(self) -> Metadata {

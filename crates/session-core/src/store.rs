@@ -95,7 +95,9 @@ pub const UPDATE_WITH_MAX_ATTEMPTS: usize = 1024;
 ///
 /// Reads return `Arc<Session>`: an in-process store hands out the record it holds without
 /// copying it, and a caller that wants to change a session clones it
-/// (`Session::clone(&arc)`), edits the copy and sends it to [`Store::update`].
+/// (`Session::clone(&arc)`, or `Arc::unwrap_or_clone`), edits the copy and sends it to
+/// [`Store::update`]. The clone is cheap: the user id and the metadata are shared buffers
+/// (a [`Metadata`](crate::Metadata) is copied only when the copy's metadata is changed).
 pub trait Store: Send + Sync {
     /// Stores a new session with version 1 and returns it.
     ///
