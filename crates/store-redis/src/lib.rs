@@ -37,6 +37,20 @@
 //! already past (by the client's clock, then again by the server's) is refused, never stored
 //! with a default TTL. Keys are listed in the docs of the `keys` module (source: `keys.rs`).
 //!
+//! # Coalesced reads
+//!
+//! Concurrent `get`s and `get_many`s of one store merge into `MGET` batches
+//! ([`RedisConfig::coalesce_reads`], on by default; standalone and Sentinel, not in a Cluster
+//! nor with replica reads). It is opportunistic: a read is sent at once while fewer than
+//! `pool_size` reads are in flight, so a lone caller never waits; reads that arrive while
+//! every connection has one in flight leave together, as one `MGET`, when one returns. Each
+//! caller decodes and checks its own records, so a corrupt record is only its caller's
+//! `Error::Codec`, an expired one only its caller's miss, and a failed batch is each of its
+//! callers' error, mapped as any read's. A queued read waits for the batch in flight and then
+//! its own, each bounded by the command timeout. One difference from a plain `GET`: `MGET`
+//! answers nil for a key of another type, so a record key overwritten with, say, a hash reads
+//! as missing rather than as an error (as `get_many` always did).
+//!
 //! Every command has a timeout ([`RedisConfig::command_timeout`], 1 s by default) and the
 //! client always reconnects ([`RedisConfig::reconnect`]): nothing waits forever.
 //!
