@@ -1,0 +1,239 @@
+//! Read coalescing (`RedisConfig::coalesce_reads`) against the raw-client floor, in one sitting
+//! on a loopback redis-server that testkit starts, with the realistic session
+//! (`shared/BENCH-PAYLOAD.md`, nine metadata entries):
+//!
+//! - 64 tasks sharing one store (one multiplexed connection) for a fixed time: throughput of
+//!   raw fred GETs of a value of the same size, of our `get` with coalescing off and on, and of
+//!   a 95:5 get:update mix (`update_with`) with it off and on;
+//! - one caller: p50 latency of a raw GET and of our `get` with coalescing off and on (a lone
+//!   get must not wait for a batch).
+//!
+//! Passes alternate the variants so that load from elsewhere falls on all of them; the table
+//! gives each figure's median over the passes and its ratio to the floor. Not a criterion
+//! bench: `cargo bench -p benches --bench coalesce` (`SESSION_BENCH_QUICK=1`: shorter).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use benches::realistic_session;
+use fred::bytes::Bytes;
+use fred::prelude::{Builder, Client, ClientLike, Config, KeysInterface};
+use session_core::{Clock, SessionId, Store, SystemClock, codec};
+use store_redis::{RedisConfig, RedisStore};
+use tokio::runtime::Runtime;
+
+const SESSIONS: usize = 1_000;
+const TASKS: usize = 64;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    RawGet,
+    Get,
+    Mix,
+}
+
+async fn run(
+    op: Op,
+    raw: &Client,
+    raw_key: &Arc<String>,
+    store: &RedisStore,
+    ids: &Arc<Vec<SessionId>>,
+    tasks: usize,
+    length: Duration,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let until = start + length;
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let (raw, raw_key, store, ids, done) = (
+                raw.clone(),
+                raw_key.clone(),
+                store.clone(),
+                ids.clone(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                let mut k = 0usize;
+                while Instant::now() < until {
+                    let id = &ids[(t * 31 + k) % ids.len()];
+                    match op {
+                        Op::RawGet => {
+                            let v: Option<Bytes> = raw.get(raw_key.as_str()).await.unwrap();
+                            black_box(v);
+                        }
+                        Op::Mix if k % 20 == 19 => {
+                            let s = store
+                                .update_with(id, |s| {
+                                    s.stats.packets_sent += 1;
+                                    Ok(())
+                                })
+                                .await
+                                .unwrap();
+                            black_box(s);
+                        }
+                        Op::Get | Op::Mix => {
+                            black_box(store.get(id).await.unwrap());
+                        }
+                    }
+                    k += 1;
+                }
+                done.fetch_add(k as u64, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// p50 latency in µs of `n` sequential reads by one caller.
+async fn p50(op: Op, raw: &Client, raw_key: &str, store: &RedisStore, ids: &[SessionId]) -> f64 {
+    let n = if benches::quick() { 2_000 } else { 10_000 };
+    let mut lat = Vec::with_capacity(n);
+    for k in 0..n {
+        let t = Instant::now();
+        match op {
+            Op::RawGet => {
+                let v: Option<Bytes> = raw.get(raw_key).await.unwrap();
+                black_box(v);
+            }
+            _ => {
+                black_box(store.get(&ids[k % ids.len()]).await.unwrap());
+            }
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    lat.sort_by(f64::total_cmp);
+    lat[n / 2]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rt: Runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(server) = rt.block_on(testkit::server(testkit::Flavor::Redis)) else {
+        return;
+    };
+    eprintln!("Redis for this run: {}", server.description());
+    let url = server.url().to_owned();
+    let prefix = testkit::unique_prefix("bench-coalesce");
+    let (plain, coalesced, raw, raw_key, ids, size) = rt.block_on(async {
+        let connect = |on: bool| {
+            RedisStore::connect(
+                RedisConfig::new(&url)
+                    .prefix(prefix.clone())
+                    .coalesce_reads(on),
+            )
+        };
+        let plain = connect(false).await.unwrap();
+        let coalesced = connect(true).await.unwrap();
+        let raw = Builder::from_config(Config::from_url(&url).unwrap())
+            .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(1))
+            .build()
+            .unwrap();
+        raw.init().await.unwrap();
+        let now = SystemClock.now();
+        let mut ids = Vec::with_capacity(SESSIONS);
+        let mut size = 0;
+        for i in 0..SESSIONS {
+            let mut s = realistic_session(i, now);
+            s.expires_at = now + Duration::from_secs(3600);
+            let s = plain.create(s).await.unwrap();
+            size = codec::encode(&s).len();
+            ids.push(s.id);
+        }
+        let raw_key = format!("{prefix}:raw");
+        let payload = Bytes::from(vec![b'x'; size]);
+        let _: () = raw
+            .set(
+                &raw_key,
+                payload,
+                Some(fred::types::Expiration::EX(3600)),
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        (
+            plain,
+            coalesced,
+            raw,
+            Arc::new(raw_key),
+            Arc::new(ids),
+            size,
+        )
+    });
+
+    let (passes, length) = if benches::quick() {
+        (1, Duration::from_millis(500))
+    } else {
+        (3, Duration::from_secs(2))
+    };
+    let variants: [(&str, Op, Option<&RedisStore>); 5] = [
+        ("raw fred GET (floor)", Op::RawGet, None),
+        ("get, coalescing off", Op::Get, Some(&plain)),
+        ("get, coalescing on", Op::Get, Some(&coalesced)),
+        ("95:5 get:update, coalescing off", Op::Mix, Some(&plain)),
+        ("95:5 get:update, coalescing on", Op::Mix, Some(&coalesced)),
+    ];
+    let mut tput = vec![Vec::new(); variants.len()];
+    let mut lat = vec![Vec::new(); 3];
+    rt.block_on(async {
+        // Warm-up.
+        for (_, op, store) in &variants {
+            let store = store.unwrap_or(&plain);
+            run(*op, &raw, &raw_key, store, &ids, TASKS, length / 4).await;
+        }
+        for _ in 0..passes {
+            for (i, (_, op, store)) in variants.iter().enumerate() {
+                let store = store.unwrap_or(&plain);
+                tput[i].push(run(*op, &raw, &raw_key, store, &ids, TASKS, length).await);
+            }
+            for (i, (_, op, store)) in variants[..3].iter().enumerate() {
+                let store = store.unwrap_or(&plain);
+                lat[i].push(p50(*op, &raw, &raw_key, store, &ids).await);
+            }
+        }
+    });
+
+    println!(
+        "\ncoalesce: realistic session ({size} B encoded), {TASKS} tasks, {passes} passes of {length:?}"
+    );
+    println!("| variant | {TASKS} tasks, ops/s | ratio to raw GET | 1 caller p50 µs | ratio |");
+    println!("|---|---:|---:|---:|---:|");
+    let floor_tput = median(tput[0].clone());
+    let floor_lat = median(lat[0].clone());
+    for (i, (name, _, _)) in variants.iter().enumerate() {
+        let t = median(tput[i].clone());
+        let l = lat
+            .get(i)
+            .map(|l| {
+                let l = median(l.clone());
+                format!("{l:.1} | {:.3}", l / floor_lat)
+            })
+            .unwrap_or_else(|| "- | -".to_owned());
+        println!("| {name} | {t:.0} | {:.2} | {l} |", t / floor_tput);
+    }
+    let get_off = median(tput[1].clone());
+    let get_on = median(tput[2].clone());
+    println!(
+        "95:5 mix / plain get: coalescing off {:.2}, on {:.2}",
+        median(tput[3].clone()) / get_off,
+        median(tput[4].clone()) / get_on
+    );
+    rt.block_on(testkit::cleanup_prefix(&url, &prefix)).unwrap();
+}
