@@ -229,6 +229,13 @@ pub fn decode(bytes: &[u8]) -> Result<Session, CodecError> {
     })
 }
 
+/// A length-prefixed string's bytes (not yet checked for UTF-8) and what follows them.
+#[inline]
+fn split_str(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = bytes.split_first_chunk::<2>()?;
+    rest.split_at_checked(usize::from(u16::from_le_bytes(*len)))
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -301,15 +308,23 @@ impl<'a> Reader<'a> {
         let mut ends: Vec<[usize; 2]> = Vec::with_capacity(count);
         let mut ascii_keys = true;
         let mut key_start = 0;
+        // A local cursor: `rest` is what follows the entries read so far.
+        let mut rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let pos = |rest: &[u8]| self.bytes.len() - rest.len();
         for _ in 0..count {
-            let key = self.str_bytes()?;
-            let value = self.str_bytes()?;
+            let (key, value) = match split_str(rest).and_then(|(k, r)| Some((k, split_str(r)?))) {
+                Some((key, (value, r))) => {
+                    rest = r;
+                    (key, value)
+                }
+                None => return Err(CodecError::new("truncated", pos(rest))),
+            };
             if let Some(&[prev_end, _]) = ends.last() {
                 if text
                     .get(key_start..prev_end)
                     .is_some_and(|prev| prev >= key)
                 {
-                    return Err(CodecError::new("metadata keys not ascending", self.pos));
+                    return Err(CodecError::new("metadata keys not ascending", pos(rest)));
                 }
             }
             if key.is_empty()
@@ -319,19 +334,24 @@ impl<'a> Reader<'a> {
             {
                 return Err(beyond());
             }
-            if key.is_ascii() {
-                if key.iter().any(|&b| b < 0x20 || b == 0x7f) {
-                    return Err(beyond());
-                }
-            } else {
-                ascii_keys = false;
+            // One pass: ASCII control characters, and whether any byte is not ASCII (such a
+            // key's characters are checked once the buffer is known to be UTF-8).
+            let (mut ctl, mut high) = (false, 0u8);
+            for &b in key {
+                ctl |= b < 0x20 || b == 0x7f;
+                high |= b;
             }
+            if ctl {
+                return Err(beyond());
+            }
+            ascii_keys &= high < 0x80;
             key_start = text.len();
             text.extend_from_slice(key);
             let key_end = text.len();
             text.extend_from_slice(value);
             ends.push([key_end, text.len()]);
         }
+        self.pos = pos(rest);
         let utf8 = || CodecError::new("invalid UTF-8", at);
         let text = String::from_utf8(text).map_err(|_| utf8())?;
         if !ends
@@ -345,12 +365,6 @@ impl<'a> Reader<'a> {
             return Err(beyond());
         }
         Ok(metadata)
-    }
-
-    /// A length-prefixed string's bytes, not yet checked for UTF-8.
-    fn str_bytes(&mut self) -> Result<&'a [u8], CodecError> {
-        let len = usize::from(self.u16()?);
-        self.take(len)
     }
 
     fn addr(&mut self, v6: bool) -> Result<SocketAddr, CodecError> {
