@@ -90,25 +90,37 @@ async fn run(
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// p50 latency in µs of `n` sequential reads by one caller.
-async fn p50(op: Op, raw: &Client, raw_key: &str, store: &RedisStore, ids: &[SessionId]) -> f64 {
+/// p50 latency in µs of sequential reads by one caller, per variant: the variants take turns
+/// read by read, so drift in the machine's load falls on all of them alike.
+async fn p50s(
+    variants: &[(Op, &RedisStore)],
+    raw: &Client,
+    raw_key: &str,
+    ids: &[SessionId],
+) -> Vec<f64> {
     let n = if benches::quick() { 2_000 } else { 10_000 };
-    let mut lat = Vec::with_capacity(n);
+    let mut lat = vec![Vec::with_capacity(n); variants.len()];
     for k in 0..n {
-        let t = Instant::now();
-        match op {
-            Op::RawGet => {
-                let v: Option<Bytes> = raw.get(raw_key).await.unwrap();
-                black_box(v);
+        for (i, (op, store)) in variants.iter().enumerate() {
+            let t = Instant::now();
+            match op {
+                Op::RawGet => {
+                    let v: Option<Bytes> = raw.get(raw_key).await.unwrap();
+                    black_box(v);
+                }
+                _ => {
+                    black_box(store.get(&ids[k % ids.len()]).await.unwrap());
+                }
             }
-            _ => {
-                black_box(store.get(&ids[k % ids.len()]).await.unwrap());
-            }
+            lat[i].push(t.elapsed().as_secs_f64() * 1e6);
         }
-        lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    lat.sort_by(f64::total_cmp);
-    lat[n / 2]
+    lat.into_iter()
+        .map(|mut l| {
+            l.sort_by(f64::total_cmp);
+            l[n / 2]
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -131,16 +143,18 @@ fn main() {
     eprintln!("Redis for this run: {}", server.description());
     let url = server.url().to_owned();
     let prefix = testkit::unique_prefix("bench-coalesce");
-    let (plain, coalesced, raw, raw_key, ids, size) = rt.block_on(async {
-        let connect = |on: bool| {
+    let (plain, coalesced, coalesced1, raw, raw_key, ids, size) = rt.block_on(async {
+        let connect = |on: bool, in_flight: usize| {
             RedisStore::connect(
                 RedisConfig::new(&url)
                     .prefix(prefix.clone())
-                    .coalesce_reads(on),
+                    .coalesce_reads(on)
+                    .coalesce_in_flight(in_flight),
             )
         };
-        let plain = connect(false).await.unwrap();
-        let coalesced = connect(true).await.unwrap();
+        let plain = connect(false, 1).await.unwrap();
+        let coalesced = connect(true, 2).await.unwrap();
+        let coalesced1 = connect(true, 1).await.unwrap();
         let raw = Builder::from_config(Config::from_url(&url).unwrap())
             .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(1))
             .build()
@@ -171,6 +185,7 @@ fn main() {
         (
             plain,
             coalesced,
+            coalesced1,
             raw,
             Arc::new(raw_key),
             Arc::new(ids),
@@ -183,15 +198,34 @@ fn main() {
     } else {
         (3, Duration::from_secs(2))
     };
-    let variants: [(&str, Op, Option<&RedisStore>); 5] = [
+    let variants: [(&str, Op, Option<&RedisStore>); 7] = [
         ("raw fred GET (floor)", Op::RawGet, None),
         ("get, coalescing off", Op::Get, Some(&plain)),
-        ("get, coalescing on", Op::Get, Some(&coalesced)),
+        (
+            "get, coalescing on (default, 2 in flight)",
+            Op::Get,
+            Some(&coalesced),
+        ),
+        (
+            "get, coalescing on, 1 in flight",
+            Op::Get,
+            Some(&coalesced1),
+        ),
         ("95:5 get:update, coalescing off", Op::Mix, Some(&plain)),
-        ("95:5 get:update, coalescing on", Op::Mix, Some(&coalesced)),
+        (
+            "95:5 get:update, coalescing on (default)",
+            Op::Mix,
+            Some(&coalesced),
+        ),
+        (
+            "95:5 get:update, coalescing on, 1 in flight",
+            Op::Mix,
+            Some(&coalesced1),
+        ),
     ];
+    let single = 4;
     let mut tput = vec![Vec::new(); variants.len()];
-    let mut lat = vec![Vec::new(); 3];
+    let mut lat = vec![Vec::new(); single];
     rt.block_on(async {
         // Warm-up.
         for (_, op, store) in &variants {
@@ -203,9 +237,16 @@ fn main() {
                 let store = store.unwrap_or(&plain);
                 tput[i].push(run(*op, &raw, &raw_key, store, &ids, TASKS, length).await);
             }
-            for (i, (_, op, store)) in variants[..3].iter().enumerate() {
-                let store = store.unwrap_or(&plain);
-                lat[i].push(p50(*op, &raw, &raw_key, store, &ids).await);
+            let one: Vec<(Op, &RedisStore)> = variants[..single]
+                .iter()
+                .map(|(_, op, store)| (*op, store.unwrap_or(&plain)))
+                .collect();
+            for (i, l) in p50s(&one, &raw, &raw_key, &ids)
+                .await
+                .into_iter()
+                .enumerate()
+            {
+                lat[i].push(l);
             }
         }
     });
@@ -232,8 +273,8 @@ fn main() {
     let get_on = median(tput[2].clone());
     println!(
         "95:5 mix / plain get: coalescing off {:.2}, on {:.2}",
-        median(tput[3].clone()) / get_off,
-        median(tput[4].clone()) / get_on
+        median(tput[4].clone()) / get_off,
+        median(tput[5].clone()) / get_on
     );
     rt.block_on(testkit::cleanup_prefix(&url, &prefix)).unwrap();
 }

@@ -1,7 +1,7 @@
 //! Coalesced reads ([`RedisConfig::coalesce_reads`](crate::RedisConfig::coalesce_reads)):
 //! concurrent `get`s and `get_many`s of one store merge into `MGET` batches, opportunistically.
 //!
-//! Up to `pool_size` reads are in flight at once, each sent as soon as it is asked (`GET` for one
+//! Up to `pool_size` × `coalesce_in_flight` reads are in flight at once, each sent as soon as it is asked (`GET` for one
 //! key, `MGET` for several): a lone caller never waits for anyone. A read that arrives while
 //! every slot is taken joins a queue; when an in-flight read returns, the whole queue (up to
 //! [`MAX_BATCH_KEYS`] keys) goes out as one `MGET` and its values are handed back to each caller
@@ -34,7 +34,7 @@ pub(crate) const MAX_BATCH_KEYS: usize = 512;
 /// The read coalescer of one store.
 pub(crate) struct Coalescer {
     pool: Pool,
-    /// How many reads may be in flight at once (the pool size).
+    /// How many reads may be in flight at once (pool size × `coalesce_in_flight`).
     slots: usize,
     state: Mutex<State>,
 }

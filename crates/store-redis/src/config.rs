@@ -54,6 +54,11 @@ pub struct RedisConfig {
     /// read. Standalone and Sentinel; ignored in a Cluster (a batch's keys would span slots)
     /// and with `replica_reads`.
     pub coalesce_reads: bool,
+    /// With `coalesce_reads`: how many reads (single or batched) may be in flight on each
+    /// connection before further reads queue for the next batch (default 2, at least 1).
+    /// More lets a batch be gathered while another is on the wire; fewer makes bigger
+    /// batches.
+    pub coalesce_in_flight: usize,
 }
 
 impl RedisConfig {
@@ -69,6 +74,7 @@ impl RedisConfig {
             replica_reads: false,
             resp3: false,
             coalesce_reads: true,
+            coalesce_in_flight: 2,
         }
     }
 
@@ -120,6 +126,12 @@ impl RedisConfig {
         self
     }
 
+    /// Sets how many coalesced reads may be in flight per connection.
+    pub fn coalesce_in_flight(mut self, n: usize) -> Self {
+        self.coalesce_in_flight = n;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<(), Error> {
         let p = &self.prefix;
         if p.is_empty() || p.len() > 64 {
@@ -135,6 +147,9 @@ impl RedisConfig {
         }
         if self.pool_size == 0 || self.pool_size > 64 {
             return Err(Error::invalid("pool_size", "must be 1 to 64"));
+        }
+        if self.coalesce_in_flight == 0 || self.coalesce_in_flight > 64 {
+            return Err(Error::invalid("coalesce_in_flight", "must be 1 to 64"));
         }
         if self.command_timeout.is_zero() {
             return Err(Error::invalid(

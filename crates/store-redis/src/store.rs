@@ -256,7 +256,7 @@ impl RedisStore {
             }
         }
         let coalescer = (config.coalesce_reads && !clustered && !config.replica_reads)
-            .then(|| Coalescer::new(pool.clone(), config.pool_size));
+            .then(|| Coalescer::new(pool.clone(), config.pool_size * config.coalesce_in_flight));
         let store = RedisStore {
             inner: Arc::new(Inner {
                 coalescer,

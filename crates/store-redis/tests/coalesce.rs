@@ -111,8 +111,9 @@ async fn a_coalesced_batch_never_returns_one_callers_session_to_another_sentinel
 }
 
 /// Counted by the server: sequential gets are plain GETs (a lone get never waits for a
-/// batch), 64 gets polled together are one GET and one MGET of the other 63, and with the
-/// switch off they are 64 GETs.
+/// batch), 64 gets polled together are one GET and one MGET of the other 63 (one read in
+/// flight), with the default two in flight two GETs and one MGET, and with the switch off
+/// 64 GETs.
 #[tokio::test(flavor = "current_thread")]
 async fn a_lone_get_is_sent_at_once_and_concurrent_gets_merge_into_one_mget() {
     let Some(server) = testkit::server(testkit::Flavor::Redis).await else {
@@ -128,7 +129,15 @@ async fn a_lone_get_is_sent_at_once_and_concurrent_gets_merge_into_one_mget() {
         .unwrap_or(server.url())
         .to_owned();
     let prefix = testkit::unique_prefix("coalesce-monitor");
-    let coalesced = store(server.url(), &prefix, true).await;
+    // One read in flight, so the counts below are exact (the default, 2, sends a second
+    // read at once too).
+    let coalesced = RedisStore::connect(
+        RedisConfig::new(server.url())
+            .prefix(&prefix)
+            .coalesce_in_flight(1),
+    )
+    .await
+    .expect("connect the store");
     let plain = store(server.url(), &prefix, false).await;
     let sessions = create_all(&coalesced, TASKS).await;
     let mut monitor = testkit::Monitor::start(&addr).expect("MONITOR");
@@ -150,6 +159,17 @@ async fn a_lone_get_is_sent_at_once_and_concurrent_gets_merge_into_one_mget() {
         cost.sent,
         ["get", "mget"],
         "64 gets at once: the first sent alone, the other 63 batched behind it"
+    );
+
+    let default = store(server.url(), &prefix, true).await;
+    monitor.mark().unwrap();
+    let got = join_all(sessions.iter().map(|s| default.get(&s.id))).await;
+    let cost = monitor.cost_since_mark().unwrap();
+    assert!(got.iter().all(|g| matches!(g, Ok(Some(_)))));
+    assert_eq!(
+        cost.sent,
+        ["get", "get", "mget"],
+        "64 gets at once, two in flight: two sent alone, 62 batched"
     );
 
     monitor.mark().unwrap();
