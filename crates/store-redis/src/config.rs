@@ -48,8 +48,9 @@ pub struct RedisConfig {
     pub resp3: bool,
     /// Merge concurrent reads (`get`, `get_many`, and the record reads of
     /// `get_by_connection_id`) into `MGET` batches (default on). A read is sent at once while
-    /// fewer than `pool_size` reads are in flight (so a lone caller never waits); reads that
-    /// arrive while all are in flight go out together as one `MGET` when one returns. Under
+    /// fewer than `pool_size` × `coalesce_in_flight` reads are in flight (so a lone caller
+    /// never waits); reads that arrive while all are in flight go out together as one `MGET`
+    /// when one returns. Under
     /// concurrent load the server and the client handle one command where they handled one per
     /// read. Standalone and Sentinel; ignored in a Cluster (a batch's keys would span slots)
     /// and with `replica_reads`.

@@ -42,8 +42,9 @@
 //! Concurrent `get`s and `get_many`s of one store merge into `MGET` batches
 //! ([`RedisConfig::coalesce_reads`], on by default; standalone and Sentinel, not in a Cluster
 //! nor with replica reads). It is opportunistic: a read is sent at once while fewer than
-//! `pool_size` reads are in flight, so a lone caller never waits; reads that arrive while
-//! every connection has one in flight leave together, as one `MGET`, when one returns. Each
+//! `pool_size` × [`RedisConfig::coalesce_in_flight`] (2) reads are in flight, so a lone
+//! caller never waits; reads that arrive while all of those are in flight leave together, as
+//! one `MGET`, when one returns. Each
 //! caller decodes and checks its own records, so a corrupt record is only its caller's
 //! `Error::Codec`, an expired one only its caller's miss, and a failed batch is each of its
 //! callers' error, mapped as any read's. A queued read waits for the batch in flight and then
