@@ -24,7 +24,7 @@ use reliability::{LoadConfig, Report, verify};
 use session_core::Store;
 use store_hybrid::{HybridConfig, HybridStore};
 use store_redis::{RedisConfig, RedisStore};
-use testkit::{Flavor, RedisServer};
+use testkit::RedisServer;
 
 const CALL_BOUND: Duration = Duration::from_millis(2 * 1000 + 1000);
 /// The bound the issue sets on recovery, from the server's return.
@@ -33,11 +33,7 @@ const RECOVERY: Duration = Duration::from_secs(2);
 const DOWN: Duration = Duration::from_millis(800);
 
 async fn durable_server() -> Option<RedisServer> {
-    testkit::server_with_args(
-        Flavor::Redis,
-        &["--appendonly", "yes", "--appendfsync", "always"],
-    )
-    .await
+    testkit::any_server_with_args(&["--appendonly", "yes", "--appendfsync", "always"]).await
 }
 
 fn config(url: &str, prefix: &str) -> RedisConfig {

@@ -12,10 +12,7 @@ use session_core::{
 };
 use store_redis::{RedisConfig, RedisStore};
 
-testkit::shared_server!(
-    testkit::RedisServer,
-    testkit::server(testkit::Flavor::Redis).await
-);
+testkit::shared_server!(testkit::RedisServer, testkit::any_server().await);
 
 #[tokio::test]
 async fn each_operation_costs_one_round_trip_standalone() {
