@@ -41,6 +41,67 @@ struct Step {
     took: Duration,
 }
 
+/// Tests counted from libtest's `test result:` lines, over every step.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Counts {
+    /// Adds the figures of one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+static COUNTS: std::sync::Mutex<Counts> = std::sync::Mutex::new(Counts {
+    passed: 0,
+    failed: 0,
+    ignored: 0,
+});
+
+/// Runs `cmd` with its stdout echoed line by line and its `test result:` lines counted;
+/// `Err` unless it exits with 0.
+fn run_counted(cmd: &mut Command) -> Result<String> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("$ {}", show(cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| err(format!("cannot run `{}`: {e}", show(cmd))))?;
+    let stdout = child.stdout.take().ok_or_else(|| err("no stdout"))?;
+    for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+        println!("{line}");
+        COUNTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_line(&line);
+    }
+    let status = child.wait()?;
+    if status.success() {
+        Ok(String::new())
+    } else {
+        Err(err(format!("`{}` failed ({status})", show(cmd))))
+    }
+}
+
 /// A cell of the matrix: (server key, mode) -> passed or failed.
 type Cells = BTreeMap<(String, &'static str), bool>;
 /// Test executables by (package, target).
@@ -98,7 +159,7 @@ pub(crate) fn run(flags: &flags::Test) -> Result<()> {
             .env("SESSION_STORE_REQUIRE_REDIS", "1");
         steps.push(step(
             "workspace: cargo test --workspace --all-features",
-            || crate::util::run(&mut cmd).map(|()| String::new()),
+            || run_counted(&mut cmd),
         ));
     }
 
@@ -147,6 +208,12 @@ pub(crate) fn run(flags: &flags::Test) -> Result<()> {
         .copied()
         .filter(|mode| !cells.iter().any(|((_, m), ok)| m == mode && *ok))
         .collect();
+    let counts = *COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    // The closing line CI reads: every test of every step.
+    println!(
+        "\ntests: {} passed, {} failed, {} skipped",
+        counts.passed, counts.failed, counts.ignored
+    );
     if failed > 0 {
         return Err(err(format!("{failed} of {} steps failed", steps.len())));
     }
@@ -324,7 +391,7 @@ fn run_exe(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    crate::util::run(&mut cmd).map(|()| String::new())
+    run_counted(&mut cmd)
 }
 
 fn package_dir(package: &str) -> PathBuf {
@@ -431,6 +498,22 @@ mod tests {
         assert_eq!(
             package_name("path+file:///work/main/crates/x#store-hybrid@0.1.0"),
             "store-hybrid"
+        );
+    }
+
+    #[test]
+    fn test_result_lines_are_counted() {
+        let mut c = Counts::default();
+        c.add_line("test result: ok. 12 passed; 0 failed; 3 ignored; 0 measured; 0 filtered out; finished in 0.87s");
+        c.add_line("test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 5 filtered out; finished in 1s");
+        c.add_line("running 3 tests");
+        assert_eq!(
+            c,
+            Counts {
+                passed: 13,
+                failed: 2,
+                ignored: 3
+            }
         );
     }
 
