@@ -158,7 +158,10 @@ fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
     .env_remove("REDIS_URL")
     .env_remove("SESSION_STORE_REQUIRE_REDIS")
     .env_remove("SESSION_STORE_REQUIRE_FLAVORS")
-    .env_remove("SESSION_STORE_SERVER_BIN");
+    .env_remove("SESSION_STORE_SERVER_BIN")
+    // The children name what they want looked at (a test that wants the fresh-machine path
+    // passes SESSION_STORE_IGNORE_SYSTEM_SERVERS itself).
+    .env_remove("SESSION_STORE_IGNORE_SYSTEM_SERVERS");
     for (k, v) in env {
         cmd.env(k, v);
     }
