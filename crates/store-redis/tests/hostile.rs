@@ -295,3 +295,111 @@ async fn writes_on_corrupt_records_with_a_readable_head_are_refused() {
     assert!(failures.is_empty(), "{failures:#?}");
     env.cleanup().await;
 }
+
+/// A record whose head (and everything the scripts check) is fine but whose metadata is
+/// corrupt: `touch` refuses it with `Error::Codec` and writes nothing (it used to return
+/// `Codec` after rewriting the version and expiry).
+#[tokio::test]
+async fn touch_on_a_record_with_corrupt_metadata_writes_nothing() {
+    let Some(mut env) = env("hostile-corrupt-metadata").await else {
+        return;
+    };
+    let mut proto = session("victim");
+    proto.metadata.clear();
+    proto.metadata.insert("a".into(), "1".into());
+    proto.metadata.insert("b".into(), "2".into());
+    let s = env.store.create(proto).await.unwrap();
+    let good = codec::encode(&s);
+    let n = good.len();
+    // ... 01 00 'a' 01 00 '1' 01 00 'b' 01 00 '2'
+    assert_eq!(&good[n - 12..], b"\x01\x00a\x01\x001\x01\x00b\x01\x002");
+    let mut bad_utf8 = good.clone();
+    bad_utf8[n - 1] = 0xff;
+    let mut unordered = good.clone();
+    unordered[n - 10] = b'b';
+    unordered[n - 4] = b'a';
+    let variants = [
+        ("invalid UTF-8 in a metadata value", bad_utf8),
+        ("metadata keys out of order", unordered),
+    ];
+    let mut failures = Vec::new();
+    for (what, bytes) in &variants {
+        failures.extend(corrupt_failures(&mut env, &s, what, bytes, &[Op::Touch, Op::Get]).await);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    env.cleanup().await;
+}
+
+/// Versions beyond 2^53 (where a Lua number, a double, loses integers) are carried exactly:
+/// `touch` and `update` on version 2^53 + 1 give 2^53 + 2, and a record at `u64::MAX` is
+/// refused with `InvalidInput` on `version` (it has no next version) without a write. Before,
+/// `touch` wrapped `u64::MAX` to 0 and took 2^53 + 1 down to 2^53.
+#[tokio::test]
+async fn versions_beyond_two_to_the_53_are_exact_and_the_maximum_is_refused() {
+    let Some(mut env) = env("hostile-versions").await else {
+        return;
+    };
+    let s = env.store.create(session("victim")).await.unwrap();
+    let key = env.rec(&s);
+    let plant = |version: u64| {
+        let mut r = (*s).clone();
+        r.version = version;
+        codec::encode(&r)
+    };
+    let big = (1u64 << 53) + 1;
+    let later = SystemClock.now() + Duration::from_secs(7200);
+    let mut failures = Vec::new();
+    for op in ["touch", "update"] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(plant(big))
+            .arg("KEEPTTL")
+            .query_async(&mut env.raw)
+            .await
+            .unwrap();
+        let r = if op == "touch" {
+            env.store.touch(&s.id, later).await
+        } else {
+            let mut next = (*s).clone();
+            next.version = big;
+            next.state = SessionState::Idle;
+            env.store.update(next).await
+        };
+        match r {
+            Ok(n) if n.version == big + 1 => {}
+            other => failures.push(format!("{op} on 2^53 + 1: {other:?}")),
+        }
+        let stored = env.store.get(&s.id).await.unwrap().map(|n| n.version);
+        if stored != Some(big + 1) {
+            failures.push(format!("{op} on 2^53 + 1 stored version {stored:?}"));
+        }
+    }
+    for op in ["touch", "update"] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(plant(u64::MAX))
+            .arg("KEEPTTL")
+            .query_async(&mut env.raw)
+            .await
+            .unwrap();
+        let before = env.dump().await;
+        let r = if op == "touch" {
+            env.store.touch(&s.id, later).await
+        } else {
+            let mut next = (*s).clone();
+            next.version = u64::MAX;
+            env.store.update(next).await
+        };
+        match r {
+            Err(Error::InvalidInput {
+                field: "version", ..
+            }) => {}
+            other => failures.push(format!("{op} on u64::MAX: {other:?}")),
+        }
+        if env.dump().await != before {
+            failures.push(format!("{op} on u64::MAX changed keys"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    env.cleanup().await;
+}
