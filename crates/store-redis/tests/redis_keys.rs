@@ -221,7 +221,6 @@ async fn every_key_expires_within_the_documented_bound_and_writes_trim_expired_m
         let at = env.expire_time(key).await;
         if at < 0 {
             problems.push(format!("{key}: no TTL ({at})"));
-            continue;
         }
         let kind = &key[env.prefix.len() + 1..env.prefix.len() + 3];
         match kind {

@@ -44,6 +44,35 @@ pub async fn create_round_trips_every_field<S: Store + 'static>(f: Fixture<S>) {
     assert_eq!(*created, s);
 }
 
+/// IPv6 addresses keep their flowinfo and scope id (a link-local client address is only
+/// meaningful with its scope): what `get` reads is exactly what `create` returned.
+pub async fn ipv6_flowinfo_and_scope_id_round_trip<S: Store + 'static>(f: Fixture<S>) {
+    let mut s = f.session("alice");
+    s.client_addr = "[fe80::1%7]:40000".parse().unwrap();
+    s.server_addr = std::net::SocketAddr::V6(std::net::SocketAddrV6::new(
+        "2001:db8::1".parse().unwrap(),
+        8443,
+        0xabcde,
+        3,
+    ));
+    let created = f.create(s.clone()).await;
+    s.version = 1;
+    assert_eq!(*created, s);
+    assert_eq!(f.get(&s.id).await.as_deref(), Some(&s), "get");
+    let many = f.store.get_many(&[s.id]).await.unwrap();
+    assert_eq!(many[0].as_deref(), Some(&s), "get_many");
+    let touched = f
+        .store
+        .touch(&s.id, f.now() + Duration::from_secs(7200))
+        .await
+        .unwrap();
+    assert_eq!(touched.client_addr, s.client_addr, "touch");
+    assert_eq!(touched.server_addr, s.server_addr, "touch");
+    let by_user = f.by_user("alice").await;
+    assert_eq!(by_user.len(), 1);
+    assert_eq!(by_user[0].client_addr, s.client_addr, "by user");
+}
+
 /// A missing id reads as `None`, not an error.
 pub async fn get_missing_is_none<S: Store + 'static>(f: Fixture<S>) {
     assert!(f.get(&SessionId::new()).await.is_none());
@@ -317,16 +346,21 @@ pub async fn hostile_text_refused<S: Store + 'static>(_f: Fixture<S>) {
             other => panic!("{what}: expected InvalidInput on {field}, got {other:?}"),
         }
     }
-    // Braced, URN and upper-case UUID text is valid and means the same id.
+    // An id has one text form, the one it prints as (lower-case, hyphenated): braced, URN,
+    // upper-case and unhyphenated text is refused, so an id from outside (a token, a path)
+    // cannot name a session in a second spelling.
     let id = SessionId::parse("0190b0a0-0000-7000-8000-00000000000b").unwrap();
+    assert_eq!(SessionId::parse(&id.to_string()).ok(), Some(id));
     for text in [
         "{0190b0a0-0000-7000-8000-00000000000b}",
-        "urn:uuid:0190B0A0-0000-7000-8000-00000000000B",
-        "0190b0a00000700080000000000000 0b"
+        "urn:uuid:0190b0a0-0000-7000-8000-00000000000b",
+        "0190B0A0-0000-7000-8000-00000000000B",
+        "0190b0a0000070008000000000000 00b"
             .replace(' ', "")
             .as_str(),
     ] {
-        assert_eq!(SessionId::parse(text).ok(), Some(id), "{text}");
+        assert_invalid(SessionId::parse(text), "session_id");
+        assert_invalid(ConnectionId::parse(text), "connection_id");
     }
 }
 
@@ -1308,6 +1342,7 @@ macro_rules! __conformance_cases {
         $crate::__conformance_expand!($setup;
             create_then_get,
             create_round_trips_every_field,
+            ipv6_flowinfo_and_scope_id_round_trip,
             get_missing_is_none,
             create_duplicate_id_fails,
             create_duplicate_connection_fails,

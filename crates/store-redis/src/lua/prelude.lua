@@ -82,11 +82,13 @@ local function whole(rec, id)
   if not r or uuid_text(string.sub(rec, 18, 33)) ~= id then return false end
   if string.byte(rec, 50) > 4 then return false end
   local flags = string.byte(rec, 51)
-  if flags > 7 then return false end
+  if flags > 31 then return false end
   if #r.user > 256 or string.find(r.user, '%c') or not utf8_ok(r.user) then return false end
+  local function bit(b) return math.floor(flags / b) % 2 == 1 end
   local pos = 51 + (flags % 2) * 16 + 2 + #r.user
-  pos = pos + (math.floor(flags / 2) % 2 == 1 and 18 or 6)
-  pos = pos + (math.floor(flags / 4) % 2 == 1 and 18 or 6) + 44
+  -- Each address: 6 (IPv4), 18 (IPv6), 26 (IPv6 with flowinfo and scope id).
+  pos = pos + (bit(2) and 18 or 6) + (bit(8) and 8 or 0)
+  pos = pos + (bit(4) and 18 or 6) + (bit(16) and 8 or 0) + 44
   local function len16(at)
     local lo, hi = string.byte(rec, at + 1, at + 2)
     if not hi then return nil end
