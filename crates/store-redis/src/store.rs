@@ -109,8 +109,17 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// A key under the prefix holding a value of another type than the store writes there (a
+/// hash at a record key): foreign data, reported as a corrupt record is.
+fn wrong_type() -> Error {
+    CodecError::new("a key of the store holds a value of another type", 0).into()
+}
+
 /// Maps a fred error to ours, keeping it as the source.
 pub(crate) fn map_err(e: fred::error::Error) -> Error {
+    if e.details().starts_with("WRONGTYPE") {
+        return wrong_type();
+    }
     match e.kind() {
         ErrorKind::Timeout => Error::Timeout {
             source: Some(Box::new(e)),
@@ -521,7 +530,12 @@ impl Inner {
             let client = self.pool.next();
             #[cfg(feature = "replicas")]
             if self.replica_reads {
-                let v: Vec<Option<Bytes>> = client.replicas().mget(keys).await.map_err(map_err)?;
+                let v: Vec<Option<Bytes>> = client
+                    .replicas()
+                    .mget(keys.clone())
+                    .await
+                    .map_err(map_err)?;
+                check_misses(client, &keys, &v).await?;
                 return ids
                     .iter()
                     .zip(v)
@@ -532,15 +546,17 @@ impl Inner {
                     })
                     .collect();
             }
-            let v: Value = client.mget(keys).await.map_err(map_err)?;
-            match v {
+            let v: Value = client.mget(keys.clone()).await.map_err(map_err)?;
+            let raw: Vec<Option<Bytes>> = match v {
                 Value::Array(items) => items
                     .iter()
                     .map(|v| bytes_of(v).map(Bytes::copy_from_slice))
                     .collect(),
                 Value::Null => vec![None; ids.len()],
                 other => vec![bytes_of(&other).map(Bytes::copy_from_slice)],
-            }
+            };
+            check_misses(client, &keys, &raw).await?;
+            raw
         };
         if raw.len() != ids.len() {
             return Err(protocol("MGET answered a different number of values"));
@@ -1220,6 +1236,34 @@ impl Inner {
         sessions.dedup_by_key(|s| s.id);
         Ok(sessions)
     }
+}
+
+/// MGET answers nil both for a missing key and for one holding another type, where GET
+/// answers WRONGTYPE: so that `get_many` gives the answer `get` gives, the misses (only they,
+/// and only when there are any) are asked their TYPE in one round trip. A string appearing
+/// meanwhile is a concurrent create, not a fault.
+async fn check_misses(client: &Client, keys: &[String], raw: &[Option<Bytes>]) -> Result<()> {
+    let misses: Vec<&String> = keys
+        .iter()
+        .zip(raw)
+        .filter(|(_, r)| r.is_none())
+        .map(|(k, _)| k)
+        .collect();
+    if misses.is_empty() {
+        return Ok(());
+    }
+    let pipeline = client.pipeline();
+    for key in &misses {
+        pipeline
+            .r#type::<(), _>(key.as_str())
+            .await
+            .map_err(map_err)?;
+    }
+    let types: Vec<String> = pipeline.all().await.map_err(map_err)?;
+    if types.iter().any(|t| t != "none" && t != "string") {
+        return Err(wrong_type());
+    }
+    Ok(())
 }
 
 /// What `raise_indexes` did: whether it claimed the connection, and each index entry's score

@@ -403,3 +403,66 @@ async fn versions_beyond_two_to_the_53_are_exact_and_the_maximum_is_refused() {
     assert!(failures.is_empty(), "{failures:#?}");
     env.cleanup().await;
 }
+
+/// A hash (or any value that is not a string) stored at a record key is foreign data under
+/// the prefix, like a corrupt record: every read that meets it answers `Error::Codec` (`get`
+/// gave `Backend(WRONGTYPE)` and `get_many` gave `Ok([None])`: two answers for one state),
+/// and a write refuses it without writing. `count` reads only the index, as for a corrupt
+/// record.
+#[tokio::test]
+async fn a_hash_at_a_record_key_gives_one_answer_on_every_read() {
+    let Some(mut env) = env("hostile-wrongtype").await else {
+        return;
+    };
+    let s = env.store.create(session("victim")).await.unwrap();
+    let key = env.rec(&s);
+    let _: () = redis::pipe()
+        .cmd("DEL")
+        .arg(&key)
+        .ignore()
+        .cmd("HSET")
+        .arg(&key)
+        .arg("f")
+        .arg("v")
+        .ignore()
+        .query_async(&mut env.raw)
+        .await
+        .unwrap();
+    let mut failures = Vec::new();
+    let before = env.dump().await;
+    let later = SystemClock.now() + Duration::from_secs(7200);
+    let store = &env.store;
+    let results: Vec<(&str, Result<(), Error>)> = vec![
+        ("get", store.get(&s.id).await.map(drop)),
+        ("get_many", store.get_many(&[s.id]).await.map(drop)),
+        ("by user", store.get_by_user_id(&s.user_id).await.map(drop)),
+        (
+            "by connection",
+            store
+                .get_by_connection_id(&s.connection_id.unwrap())
+                .await
+                .map(drop),
+        ),
+        ("list", store.list(&ListFilter::new()).await.map(drop)),
+        (
+            "list by user",
+            store
+                .list(&ListFilter::new().user(s.user_id.clone()))
+                .await
+                .map(drop),
+        ),
+        ("touch", store.touch(&s.id, later).await.map(drop)),
+        ("update", store.update((*s).clone()).await.map(drop)),
+    ];
+    for (what, r) in results {
+        if !matches!(r, Err(Error::Codec(_))) {
+            failures.push(format!("{what}: {r:?}, not Error::Codec"));
+        }
+    }
+    if env.dump().await != before {
+        failures.push("keys changed".into());
+    }
+    assert_eq!(env.store.count().await.unwrap(), 1, "count reads the index");
+    assert!(failures.is_empty(), "{failures:#?}");
+    env.cleanup().await;
+}

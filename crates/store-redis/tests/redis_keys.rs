@@ -188,12 +188,20 @@ async fn every_key_expires_within_the_documented_bound_and_writes_trim_expired_m
             };
             let mut s = session(user, ttl);
             s.id = id_in_bucket(b);
-            let s = env.store.create(s).await.unwrap();
+            let s = match env.store.create(s).await {
+                Ok(s) => s,
+                // A machine too loaded to create a short-lived one within its TTL.
+                Err(Error::InvalidInput { .. }) if round == 0 => continue,
+                Err(e) => panic!("create: {e:?}"),
+            };
+            // The short-lived batch is left alone (it may expire at any moment on a loaded
+            // machine); the long-lived one is deleted and touched lower here and there.
             match n % 4 {
+                _ if round == 0 => {}
                 0 => {
                     assert!(env.store.delete(&s.id).await.unwrap());
                 }
-                1 if round == 1 => {
+                1 => {
                     env.store
                         .touch(&s.id, SystemClock.now() + Duration::from_secs(120))
                         .await
