@@ -323,17 +323,18 @@ impl Inner {
         used
     }
 
-    /// Reads `id` again in the background (after an invalidation dropped an entry in use), so
-    /// that the next read of a hot session hits. The read is an ordinary flight: its ticket
-    /// is taken after the invalidation, and readers that miss meanwhile join it.
-    fn refresh(self: &Arc<Self>, id: SessionId) {
+    /// Reads `id` again (after an invalidation dropped an entry in use), so that the next read
+    /// of a hot session hits. The read is an ordinary flight: its ticket is taken after the
+    /// invalidation, and readers that miss meanwhile join it. The tracking task polls it
+    /// beside its events (a spawned task would wait behind every busy task of its worker).
+    fn refresh(self: &Arc<Self>, id: SessionId) -> Refresh {
         self.shared.refreshes.fetch_add(1, Ordering::Relaxed);
         let inner = Arc::clone(self);
-        tokio::spawn(async move {
+        Box::pin(async move {
             if inner.live() {
                 let _ = inner.flight(&id).await;
             }
-        });
+        })
     }
 
     async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {
@@ -385,6 +386,26 @@ impl Inner {
     }
 }
 
+/// A refresh under way, polled by the tracking task.
+type Refresh = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The most refreshes under way at once; beyond it an invalidated entry is only dropped.
+const MAX_REFRESHES: usize = 1024;
+
+/// Polls every refresh under way; ready when at least one finished.
+fn poll_refreshes(
+    refreshes: &mut Vec<Refresh>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<()> {
+    let before = refreshes.len();
+    refreshes.retain_mut(|r| r.as_mut().poll(cx).is_pending());
+    if refreshes.len() < before {
+        std::task::Poll::Ready(())
+    } else {
+        std::task::Poll::Pending
+    }
+}
+
 struct Events {
     invalidations: tokio::sync::broadcast::Receiver<fred::types::client::Invalidation>,
     reconnects: tokio::sync::broadcast::Receiver<fred::types::config::Server>,
@@ -425,7 +446,9 @@ async fn track(
         Lagged,
         Closed,
         Tick,
+        Refreshed,
     }
+    let mut refreshes: Vec<Refresh> = Vec::new();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -450,6 +473,8 @@ async fn track(
                 Err(RecvError::Closed) => Event::Closed,
             },
             _ = tick.tick() => Event::Tick,
+            () = std::future::poll_fn(|cx| poll_refreshes(&mut refreshes, cx)),
+                if !refreshes.is_empty() => Event::Refreshed,
         };
         let Some(inner) = store.upgrade() else { return };
         match event {
@@ -471,12 +496,13 @@ async fn track(
                 for key in &inv.keys {
                     if let Some(id) = inner.redis.session_id_of_key(key.as_bytes()) {
                         inner.shared.invalidations.fetch_add(1, Ordering::Relaxed);
-                        if inner.forget(&id) && inner.live() {
-                            inner.refresh(id);
+                        if inner.forget(&id) && inner.live() && refreshes.len() < MAX_REFRESHES {
+                            refreshes.push(inner.refresh(id));
                         }
                     }
                 }
             }
+            Event::Refreshed => {}
             // Messages were lost: whatever they named may be cached. Start over.
             Event::Lagged => inner.flush(),
             Event::Tick => {
