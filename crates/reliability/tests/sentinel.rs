@@ -40,7 +40,7 @@ async fn the_store_follows_the_promoted_replica() {
             ..LoadConfig::default()
         },
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    load.wait_for_calls(256, "warm-up before the kill").await;
     let old = setup.current_primary(0).await.unwrap();
     let killed = Instant::now();
     setup.kill_primary().unwrap();
@@ -55,7 +55,9 @@ async fn the_store_follows_the_promoted_replica() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let settled = promoted + Duration::from_secs(3);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep_until(settled.into()).await;
+    load.wait_for_calls_started_after_now(101, "calls after the failover settled")
+        .await;
     let report = load.stop().await;
     let v = verify(&store, &report).await;
 

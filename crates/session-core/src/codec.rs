@@ -16,11 +16,11 @@
 //! | 33 | 8 | created_at (u64) |
 //! | 41 | 8 | last_active_at (u64) |
 //! | 49 | 1 | state code |
-//! | 50 | 1 | flags: bit 0 connection id present, bit 1 client IPv6, bit 2 server IPv6 |
+//! | 50 | 1 | flags: bit 0 connection id present, bit 1 client IPv6, bit 2 server IPv6, bit 3 client IPv6 flowinfo and scope id present, bit 4 the same for the server |
 //! | 51 | 0/16 | connection id |
 //! | .. | 2+n | user id: length (u16), UTF-8 bytes |
-//! | .. | 6/18 | client address: IPv4 (4) or IPv6 (16) octets, then port (u16) |
-//! | .. | 6/18 | server address, the same way |
+//! | .. | 6/18/26 | client address: IPv4 (4) or IPv6 (16) octets, then port (u16), then for an IPv6 address with a non-zero flowinfo or scope id (flag bit 3) flowinfo (u32) and scope id (u32) |
+//! | .. | 6/18/26 | server address, the same way (flag bit 4) |
 //! | .. | 44 | stats: five u64 counters, then current_rtt_ms (u32) |
 //! | .. | 2+.. | metadata: entry count (u16), then per entry key and value, each length (u16) + UTF-8 |
 //!
@@ -31,7 +31,7 @@
 //! within limits, keys strictly ascending, no trailing bytes) and returns
 //! [`CodecError`] on any violation. It never panics.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use crate::error::CodecError;
 use crate::id::{ConnectionId, SessionId, UserId};
@@ -54,7 +54,15 @@ pub const FIXED_LEN: usize = 51;
 const FLAG_CONNECTION: u8 = 1;
 const FLAG_CLIENT_V6: u8 = 2;
 const FLAG_SERVER_V6: u8 = 4;
-const KNOWN_FLAGS: u8 = FLAG_CONNECTION | FLAG_CLIENT_V6 | FLAG_SERVER_V6;
+const FLAG_CLIENT_V6_SCOPE: u8 = 8;
+const FLAG_SERVER_V6_SCOPE: u8 = 16;
+const KNOWN_FLAGS: u8 =
+    FLAG_CONNECTION | FLAG_CLIENT_V6 | FLAG_SERVER_V6 | FLAG_CLIENT_V6_SCOPE | FLAG_SERVER_V6_SCOPE;
+
+/// True for an IPv6 address whose flowinfo or scope id is not zero (written after its port).
+fn has_scope(addr: &SocketAddr) -> bool {
+    matches!(addr, SocketAddr::V6(a) if a.flowinfo() != 0 || a.scope_id() != 0)
+}
 
 /// What a record's fixed header says, read without decoding the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +77,15 @@ pub struct Header {
 
 /// The encoded size of `session`, in bytes.
 pub fn encoded_len(session: &Session) -> usize {
-    let addr = |a: &SocketAddr| if a.is_ipv4() { 6 } else { 18 };
+    let addr = |a: &SocketAddr| {
+        if a.is_ipv4() {
+            6
+        } else if has_scope(a) {
+            26
+        } else {
+            18
+        }
+    };
     FIXED_LEN
         + if session.connection_id.is_some() {
             16
@@ -113,6 +129,12 @@ pub fn encode_into(session: &Session, out: &mut Vec<u8>) {
     if session.server_addr.is_ipv6() {
         flags |= FLAG_SERVER_V6;
     }
+    if has_scope(&session.client_addr) {
+        flags |= FLAG_CLIENT_V6_SCOPE;
+    }
+    if has_scope(&session.server_addr) {
+        flags |= FLAG_SERVER_V6_SCOPE;
+    }
     out.push(FORMAT_V1);
     out.extend_from_slice(&session.version.to_le_bytes());
     out.extend_from_slice(&session.expires_at.as_millis().to_le_bytes());
@@ -152,6 +174,12 @@ fn put_addr(out: &mut Vec<u8>, addr: &SocketAddr) {
         IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
     }
     out.extend_from_slice(&addr.port().to_le_bytes());
+    if let SocketAddr::V6(a) = addr {
+        if has_scope(addr) {
+            out.extend_from_slice(&a.flowinfo().to_le_bytes());
+            out.extend_from_slice(&a.scope_id().to_le_bytes());
+        }
+    }
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -199,8 +227,25 @@ pub fn decode(bytes: &[u8]) -> Result<Session, CodecError> {
     };
     let user_at = r.pos;
     let user_id = UserId::new(r.str()?).map_err(|_| CodecError::new("invalid user id", user_at))?;
-    let client_addr = r.addr(flags & FLAG_CLIENT_V6 != 0)?;
-    let server_addr = r.addr(flags & FLAG_SERVER_V6 != 0)?;
+    for (v6, scope) in [
+        (FLAG_CLIENT_V6, FLAG_CLIENT_V6_SCOPE),
+        (FLAG_SERVER_V6, FLAG_SERVER_V6_SCOPE),
+    ] {
+        if flags & scope != 0 && flags & v6 == 0 {
+            return Err(CodecError::new(
+                "scope id flag on an IPv4 address",
+                flags_at,
+            ));
+        }
+    }
+    let client_addr = r.addr(
+        flags & FLAG_CLIENT_V6 != 0,
+        flags & FLAG_CLIENT_V6_SCOPE != 0,
+    )?;
+    let server_addr = r.addr(
+        flags & FLAG_SERVER_V6 != 0,
+        flags & FLAG_SERVER_V6_SCOPE != 0,
+    )?;
     let stats = Stats {
         packets_sent: r.u64()?,
         packets_received: r.u64()?,
@@ -367,13 +412,26 @@ impl<'a> Reader<'a> {
         Ok(metadata)
     }
 
-    fn addr(&mut self, v6: bool) -> Result<SocketAddr, CodecError> {
-        let ip = if v6 {
-            IpAddr::V6(Ipv6Addr::from(self.array::<16>()?))
-        } else {
-            IpAddr::V4(Ipv4Addr::from(self.array::<4>()?))
-        };
-        Ok(SocketAddr::new(ip, self.u16()?))
+    fn addr(&mut self, v6: bool, scope: bool) -> Result<SocketAddr, CodecError> {
+        if !v6 {
+            let ip = Ipv4Addr::from(self.array::<4>()?);
+            return Ok(SocketAddr::new(IpAddr::V4(ip), self.u16()?));
+        }
+        let ip = Ipv6Addr::from(self.array::<16>()?);
+        let port = self.u16()?;
+        if !scope {
+            return Ok(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)));
+        }
+        let at = self.pos;
+        let flowinfo = u32::from_le_bytes(self.array()?);
+        let scope_id = u32::from_le_bytes(self.array()?);
+        if flowinfo == 0 && scope_id == 0 {
+            // Not how the encoder writes it: one session, one encoding.
+            return Err(CodecError::new("empty flowinfo and scope id", at));
+        }
+        Ok(SocketAddr::V6(SocketAddrV6::new(
+            ip, port, flowinfo, scope_id,
+        )))
     }
 }
 
@@ -416,7 +474,13 @@ mod tests {
         assert_eq!((h.version, h.expires_at, h.id), (7, s.expires_at, s.id));
         s.connection_id = None;
         s.metadata.clear();
-        assert_eq!(decode(&encode(&s)), Ok(s));
+        assert_eq!(decode(&encode(&s)), Ok(s.clone()));
+        // IPv6 flowinfo and scope id survive, on either address.
+        s.client_addr = "[fe80::1%7]:443".parse().unwrap();
+        s.server_addr = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 9, 0x12345, 0));
+        let bytes = encode(&s);
+        assert_eq!(bytes.len(), encoded_len(&s));
+        assert_eq!(decode(&bytes), Ok(s));
     }
 
     #[test]

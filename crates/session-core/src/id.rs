@@ -38,12 +38,22 @@ macro_rules! uuid_id {
                 Self(Uuid::from_bytes(bytes))
             }
 
-            /// Parses the hyphenated (or simple) text form; anything else is
-            /// [`Error::InvalidInput`] naming this field.
+            /// Parses the one text form an id has, the one it prints as: hyphenated, lower
+            /// case (`0190b0a0-0000-7000-8000-00000000000b`). Anything else, including the
+            /// other spellings of the same UUID (upper case, braces, `urn:uuid:`, no
+            /// hyphens), is [`Error::InvalidInput`] naming this field, so that an id from
+            /// outside (a token, a path) names a session in one spelling only.
             pub fn parse(text: &str) -> Result<Self, Error> {
-                Uuid::try_parse(text)
-                    .map(Self)
-                    .map_err(|_| Error::invalid($field, "not a UUID"))
+                let bad = || Error::invalid($field, "not a lower-case hyphenated UUID");
+                if text.len() != uuid::fmt::Hyphenated::LENGTH {
+                    return Err(bad());
+                }
+                let uuid = Uuid::try_parse(text).map_err(|_| bad())?;
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                if uuid.hyphenated().encode_lower(&mut buf).as_bytes() != text.as_bytes() {
+                    return Err(bad());
+                }
+                Ok(Self(uuid))
             }
         }
 

@@ -159,7 +159,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<u64>> + Send;
 
     /// Reclaims the space of expired sessions (which are already invisible) and returns how
-    /// many were removed.
+    /// many were removed. A store that drops expired sessions by itself (the Redis store: its
+    /// keys expire, and every index key with its latest member) may have none left to remove.
     fn delete_expired(&self) -> impl Future<Output = Result<u64>> + Send;
 
     /// The number of live sessions.

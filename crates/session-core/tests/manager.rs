@@ -507,6 +507,68 @@ async fn heartbeat_slides_the_expiry_and_a_burst_costs_one_write() {
     assert!(manager.heartbeat(&id).await.unwrap_err().is_not_found());
 }
 
+/// As the Go original's heartbeat: an IDLE or CONNECTING session becomes ACTIVE, at once
+/// (the throttle does not hold back a state change); other states are left as they are.
+#[tokio::test]
+async fn heartbeat_moves_idle_and_connecting_sessions_to_active() {
+    let Setup { manager, .. } = setup();
+    for (from, to) in [
+        (SessionState::Idle, SessionState::Active),
+        (SessionState::Connecting, SessionState::Active),
+        (SessionState::Active, SessionState::Active),
+        (SessionState::Disconnecting, SessionState::Disconnecting),
+        (SessionState::Closed, SessionState::Closed),
+    ] {
+        let created = manager
+            .create_session(NewSession::new(user("alice")).state(from))
+            .await
+            .unwrap();
+        // Within the heartbeat interval of the create.
+        let beat = manager.heartbeat(&created.session.id).await.unwrap();
+        assert_eq!(beat.session.state, to, "heartbeat on {from}");
+        assert_eq!(beat.written, from != to, "heartbeat on {from} wrote");
+        let stored = manager
+            .get_session(&created.session.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.state, to, "stored after a heartbeat on {from}");
+    }
+}
+
+/// Ids that come from outside (a token's id part) are accepted in one text form only, the
+/// one they are printed in: an upper-case, braced, `urn:uuid:` or unhyphenated id part does
+/// not authenticate.
+#[tokio::test]
+async fn a_token_with_a_non_canonical_id_part_is_refused() {
+    let Setup { manager, .. } = setup();
+    let created = manager
+        .create_session(NewSession::new(user("alice")))
+        .await
+        .unwrap();
+    let (id, secret) = created.token.as_str().split_once('.').unwrap();
+    assert!(
+        manager
+            .get_session_by_token(created.token.as_str())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for other in [
+        id.to_uppercase(),
+        format!("{{{id}}}"),
+        format!("urn:uuid:{id}"),
+        id.replace('-', ""),
+    ] {
+        let token = format!("{other}.{secret}");
+        let r = manager.get_session_by_token(&token).await;
+        assert!(
+            matches!(r, Ok(None) | Err(Error::InvalidInput { .. })),
+            "{token}: {r:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn heartbeats_never_extend_past_the_lifetime() {
     let Setup { manager, clock, .. } = setup();

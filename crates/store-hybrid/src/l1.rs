@@ -6,11 +6,16 @@
 //! is set, in which case the bit is cleared and the entry goes to the back. That keeps the
 //! sessions that are being used (an active user's session is read on every request) and drops
 //! the ones that are not, at O(1) per insert, without the global list lock that exact LRU needs.
+//! The order queue may hold ids of entries already invalidated (skipped when met); it is
+//! compacted whenever it runs more than a tenth of the shard's capacity ahead of the map, and
+//! its buffer is sized once, so a shard's bookkeeping stays within 1.1x its capacity in ids.
 //!
-//! **Fill tickets.** A read that misses takes a ticket (the global and the shard's invalidation
-//! epochs) *before* it asks Redis, and its answer is inserted only if no invalidation or flush
-//! touched that shard since. So a value read before a concurrent write can never be cached
-//! after that write's invalidation has been processed.
+//! **Fill tickets.** Every insert carries a ticket taken *before* the Redis command whose
+//! answer it inserts: the global epoch and the epoch of the id's bucket (64 buckets per shard,
+//! so unrelated invalidations rarely void a fill). An invalidation or a write-through bumps the
+//! bucket's epoch, a flush the global one; a fill whose ticket is out of date is dropped. So a
+//! value read before a concurrent write can never be cached after that write's invalidation
+//! has been processed, nor over a newer value this instance has just written.
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -28,57 +33,80 @@ struct Entry {
     referenced: AtomicBool,
 }
 
+/// Epoch buckets per shard.
+const BUCKETS: usize = 64;
+
 struct Shard {
     map: HashTable<Entry>,
     /// Ids in insertion order, for CLOCK; may hold ids already removed (skipped when met).
     order: VecDeque<SessionId>,
-    epoch: u64,
+    epochs: [u64; BUCKETS],
 }
 
-/// A ticket for a fill: the epochs at the time the read started.
+/// A ticket for a fill: the epochs at the time the Redis command was sent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
     global: u64,
-    shard: u64,
+    bucket: u64,
 }
 
 pub(crate) struct L1 {
     shards: Box<[RwLock<Shard>]>,
     mask: usize,
     per_shard: usize,
+    /// How far the order queue may run ahead of the map before it is compacted.
+    slack: usize,
     hasher: DefaultHashBuilder,
     global: AtomicU64,
+}
+
+/// What a write-through did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteThrough {
+    /// The written version is cached.
+    Cached,
+    /// The ticket was void and the entry held was older or of another incarnation: dropped.
+    Evicted,
+    /// The ticket was void and the entry held (if any) is newer: left alone.
+    Kept,
 }
 
 impl L1 {
     pub(crate) fn new(capacity: usize) -> Self {
         let shards = (capacity / 64).clamp(1, 64).next_power_of_two();
+        let per_shard = capacity.div_ceil(shards).max(1);
         L1 {
             shards: (0..shards)
                 .map(|_| {
                     RwLock::new(Shard {
                         map: HashTable::new(),
                         order: VecDeque::new(),
-                        epoch: 0,
+                        epochs: [0; BUCKETS],
                     })
                 })
                 .collect(),
             mask: shards - 1,
-            per_shard: capacity.div_ceil(shards).max(1),
+            per_shard,
+            slack: per_shard / 10 + 1,
             hasher: DefaultHashBuilder::default(),
             global: AtomicU64::new(0),
         }
     }
 
-    fn locate(&self, id: &SessionId) -> (u64, usize) {
+    /// The id's hash, shard and epoch bucket.
+    fn locate(&self, id: &SessionId) -> (u64, usize, usize) {
         let hash = self.hasher.hash_one(id);
-        (hash, (hash >> 48) as usize & self.mask)
+        (
+            hash,
+            (hash >> 48) as usize & self.mask,
+            (hash >> 40) as usize % BUCKETS,
+        )
     }
 
     /// The cached session, if present and before its deadline.
     #[inline]
     pub(crate) fn get(&self, id: &SessionId, now: Timestamp) -> Option<Arc<Session>> {
-        let (hash, i) = self.locate(id);
+        let (hash, i, _) = self.locate(id);
         let shard = self.shards[i].read();
         let e = shard.map.find(hash, |e| e.session.id == *id)?;
         if e.deadline <= now {
@@ -90,60 +118,121 @@ impl L1 {
         Some(Arc::clone(&e.session))
     }
 
-    /// True if `id` is cached (expired or not): for tests and metrics.
-    pub(crate) fn contains(&self, id: &SessionId) -> bool {
-        let (hash, i) = self.locate(id);
+    /// The entry for `id` (past its deadline or not), without marking it referenced: for
+    /// tests and diagnostics.
+    pub(crate) fn peek(&self, id: &SessionId) -> Option<Arc<Session>> {
+        let (hash, i, _) = self.locate(id);
         self.shards[i]
             .read()
             .map
             .find(hash, |e| e.session.id == *id)
-            .is_some()
+            .map(|e| Arc::clone(&e.session))
     }
 
     pub(crate) fn ticket(&self, id: &SessionId) -> Ticket {
-        let (_, i) = self.locate(id);
+        let (_, i, b) = self.locate(id);
         // Global first: a flush bumps the global epoch before it clears the shards.
         let global = self.global.load(Ordering::Acquire);
         Ticket {
             global,
-            shard: self.shards[i].read().epoch,
+            bucket: self.shards[i].read().epochs[b],
         }
     }
 
-    /// Caches `session` until `deadline` unless an invalidation or flush came after `ticket`.
+    fn valid(&self, shard: &Shard, b: usize, ticket: Ticket) -> bool {
+        shard.epochs[b] == ticket.bucket && self.global.load(Ordering::Acquire) == ticket.global
+    }
+
+    /// Caches `session` (a Redis read's answer) until `deadline` unless an invalidation,
+    /// a write-through or a flush came after `ticket`.
     pub(crate) fn fill(&self, ticket: Ticket, session: Arc<Session>, deadline: Timestamp) {
-        let (hash, i) = self.locate(&session.id);
+        let (hash, i, b) = self.locate(&session.id);
         let mut shard = self.shards[i].write();
-        if shard.epoch != ticket.shard || self.global.load(Ordering::Acquire) != ticket.global {
+        if !self.valid(&shard, b, ticket) {
             return;
         }
+        self.put(&mut shard, hash, session, deadline, false);
+    }
+
+    /// Caches `session`, which a write through this instance has just stored (its ticket
+    /// taken before the write was sent), and voids every fill of its bucket under way: they
+    /// may have read the version before it.
+    ///
+    /// With a void ticket (an invalidation or flush arrived meanwhile, perhaps of a newer
+    /// write), the written version is cached only over an older version of the same session
+    /// (which no arrived invalidation has condemned, or it would be gone): what is cached
+    /// is never older than what was cached. A newer version is kept; anything else is dropped.
+    pub(crate) fn write_through(
+        &self,
+        ticket: Ticket,
+        session: Arc<Session>,
+        deadline: Timestamp,
+    ) -> WriteThrough {
+        let (hash, i, b) = self.locate(&session.id);
+        let mut shard = self.shards[i].write();
+        if !self.valid(&shard, b, ticket) {
+            let id = session.id;
+            let Ok(held) = shard.map.find_entry(hash, |e| e.session.id == id) else {
+                return WriteThrough::Kept;
+            };
+            let same = held.get().session.created_at == session.created_at;
+            let held_version = held.get().session.version;
+            if same && held_version >= session.version {
+                return WriteThrough::Kept;
+            }
+            if !same {
+                held.remove();
+                shard.epochs[b] += 1;
+                return WriteThrough::Evicted;
+            }
+        }
+        shard.epochs[b] += 1;
+        self.put(&mut shard, hash, session, deadline, true);
+        WriteThrough::Cached
+    }
+
+    fn put(
+        &self,
+        shard: &mut Shard,
+        hash: u64,
+        session: Arc<Session>,
+        deadline: Timestamp,
+        referenced: bool,
+    ) {
         let id = session.id;
         let entry = Entry {
             session,
             deadline,
-            referenced: AtomicBool::new(false),
+            referenced: AtomicBool::new(referenced),
         };
         if let Some(slot) = shard.map.find_mut(hash, |e| e.session.id == id) {
             *slot = entry;
             return;
         }
         while shard.map.len() >= self.per_shard {
-            if !self.evict_one(&mut shard) {
+            if !self.evict_one(shard) {
                 break;
             }
+        }
+        if shard.order.capacity() == 0 {
+            // Sized once: the queue never holds more than this (see below).
+            shard.order.reserve_exact(self.per_shard + self.slack + 1);
+            shard
+                .map
+                .reserve(self.per_shard, |e| self.hasher.hash_one(e.session.id));
         }
         shard
             .map
             .insert_unique(hash, entry, |e| self.hasher.hash_one(e.session.id));
-        shard.order.push_back(id);
-        if shard.order.len() > 2 * self.per_shard + 16 {
+        if shard.order.len() >= shard.map.len() + self.slack {
             // Drop ids of entries that are gone (invalidated), keeping the order.
-            let Shard { map, order, .. } = &mut *shard;
+            let Shard { map, order, .. } = shard;
             order.retain(|id| {
                 let h = self.hasher.hash_one(id);
                 map.find(h, |e| e.session.id == *id).is_some()
             });
         }
+        shard.order.push_back(id);
     }
 
     /// CLOCK: evicts one entry from `shard`; false if there was nothing to evict.
@@ -163,13 +252,15 @@ impl L1 {
         false
     }
 
-    /// Drops `id` and voids every fill of its shard that started before now.
-    pub(crate) fn invalidate(&self, id: &SessionId) {
-        let (hash, i) = self.locate(id);
+    /// Drops `id` and voids every fill of its bucket that started before now. Returns true
+    /// if an entry was dropped that had been read (or written) since it was cached.
+    pub(crate) fn invalidate(&self, id: &SessionId) -> bool {
+        let (hash, i, b) = self.locate(id);
         let mut shard = self.shards[i].write();
-        shard.epoch += 1;
-        if let Ok(e) = shard.map.find_entry(hash, |e| e.session.id == *id) {
-            e.remove();
+        shard.epochs[b] += 1;
+        match shard.map.find_entry(hash, |e| e.session.id == *id) {
+            Ok(e) => e.remove().0.referenced.into_inner(),
+            Err(_) => false,
         }
     }
 
@@ -178,7 +269,9 @@ impl L1 {
         self.global.fetch_add(1, Ordering::AcqRel);
         for shard in self.shards.iter() {
             let mut shard = shard.write();
-            shard.epoch += 1;
+            for e in shard.epochs.iter_mut() {
+                *e += 1;
+            }
             shard.map.clear();
             shard.order.clear();
         }
@@ -186,6 +279,12 @@ impl L1 {
 
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().map.len()).sum()
+    }
+
+    #[cfg(test)]
+    /// Ids held in the CLOCK queues (entries and not-yet-skipped removed ones).
+    pub(crate) fn queued(&self) -> usize {
+        self.shards.iter().map(|s| s.read().order.len()).sum()
     }
 }
 
@@ -244,6 +343,108 @@ mod tests {
             let cold = s();
             l1.fill(l1.ticket(&cold.id), cold, LATER);
             assert!(l1.len() <= 4);
+        }
+    }
+
+    fn next(s: &Arc<Session>) -> Arc<Session> {
+        let mut n = Session::clone(s);
+        n.version += 1;
+        Arc::new(n)
+    }
+
+    #[test]
+    fn a_write_through_caches_and_voids_older_fills() {
+        let l1 = L1::new(100);
+        let v1 = s();
+        let read_ticket = l1.ticket(&v1.id);
+        let write_ticket = l1.ticket(&v1.id);
+        let v2 = next(&v1);
+        assert_eq!(
+            l1.write_through(write_ticket, v2.clone(), LATER),
+            WriteThrough::Cached
+        );
+        // A read that began before the write answers after it: dropped.
+        l1.fill(read_ticket, v1.clone(), LATER);
+        assert_eq!(l1.get(&v1.id, NOW).unwrap().version, v2.version);
+    }
+
+    #[test]
+    fn a_void_write_through_never_caches_over_an_invalidation() {
+        let l1 = L1::new(100);
+        let v1 = s();
+        let v2 = next(&v1);
+        let v3 = next(&v2);
+        // An invalidation (perhaps of a newer write) came while the write was under way, and
+        // nothing is cached: the written version is not cached either.
+        let ticket = l1.ticket(&v1.id);
+        l1.invalidate(&v1.id);
+        assert_eq!(
+            l1.write_through(ticket, v2.clone(), LATER),
+            WriteThrough::Kept
+        );
+        assert!(l1.get(&v1.id, NOW).is_none());
+        // A newer version cached since is kept.
+        l1.fill(l1.ticket(&v1.id), v3.clone(), LATER);
+        let ticket = l1.ticket(&v1.id);
+        l1.invalidate(&SessionId::new());
+        l1.flush();
+        l1.fill(l1.ticket(&v1.id), v3.clone(), LATER);
+        assert_eq!(
+            l1.write_through(ticket, v2.clone(), LATER),
+            WriteThrough::Kept
+        );
+        assert_eq!(l1.get(&v1.id, NOW).unwrap().version, v3.version);
+        // An older version of the same session is replaced.
+        let ticket = l1.ticket(&v1.id);
+        l1.flush();
+        l1.fill(l1.ticket(&v1.id), v1.clone(), LATER);
+        assert_eq!(
+            l1.write_through(ticket, v3.clone(), LATER),
+            WriteThrough::Cached
+        );
+        assert_eq!(l1.get(&v1.id, NOW).unwrap().version, v3.version);
+        // Another incarnation (deleted and created again under the same id) is dropped.
+        let mut other = Session::clone(&v3);
+        other.created_at = Timestamp::from_millis(1_500);
+        other.version = v1.version;
+        let ticket = l1.ticket(&v1.id);
+        l1.flush();
+        l1.fill(l1.ticket(&v1.id), v3.clone(), LATER);
+        assert_eq!(
+            l1.write_through(ticket, Arc::new(other), LATER),
+            WriteThrough::Evicted
+        );
+        assert!(l1.get(&v1.id, NOW).is_none());
+    }
+
+    #[test]
+    fn bookkeeping_stays_within_a_tenth_over_capacity() {
+        for capacity in [1, 16, 1_000, 10_000] {
+            let l1 = L1::new(capacity);
+            let per_shard = capacity.div_ceil(l1.shards.len());
+            let bound = l1.shards.len() * (per_shard + per_shard / 10 + 1);
+            let mut live = VecDeque::new();
+            for k in 0..capacity * 20 {
+                let a = s();
+                l1.fill(l1.ticket(&a.id), a.clone(), LATER);
+                live.push_back(a.id);
+                // Invalidate most of what is cached, leaving dead ids in the queues.
+                if k % 3 != 0 {
+                    if let Some(id) = live.pop_front() {
+                        l1.invalidate(&id);
+                    }
+                }
+                assert!(l1.len() <= l1.shards.len() * per_shard);
+                assert!(
+                    l1.queued() <= bound,
+                    "{} ids queued for {capacity}",
+                    l1.queued()
+                );
+            }
+            for shard in l1.shards.iter() {
+                let shard = shard.read();
+                assert!(shard.order.capacity() <= per_shard + per_shard / 10 + 1 + 8);
+            }
         }
     }
 }

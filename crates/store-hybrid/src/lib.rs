@@ -2,8 +2,9 @@
 //! or stale session once Redis has said so.
 //!
 //! Reads are served from the L1 when the session is there; a miss reads Redis (concurrent
-//! misses on one id share one read) and fills the L1. Writes go to Redis and evict the local
-//! entry (the next read refills it). Every instance learns of every write to a session record,
+//! misses on one id share one read) and fills the L1. Writes go to Redis, and a create, update
+//! or touch leaves the version it stored in the writing instance's L1 (write-through); a
+//! delete drops it. Every instance learns of every write to a session record,
 //! by anyone (another instance, `redis-cli`, key expiry, eviction), through Redis client-side
 //! caching: a separate RESP3 connection runs `CLIENT TRACKING ON BCAST PREFIX <prefix>:s:`
 //! and the store's own receive loop evicts each named session.
@@ -52,6 +53,71 @@
 //! always go to Redis; `delete_by_user_id` evicts every session it deleted from the local L1
 //! before it returns. Other instances drop theirs when the invalidation arrives, a delay
 //! measured in `tests/invalidation_latency.rs`.
+//!
+//! # Coherence: write-through, read-your-writes, invalidations
+//!
+//! Two promises, one mechanism:
+//!
+//! - **Read-your-writes.** Once a write through an instance has returned, every read through
+//!   that instance returns that version or a newer one; there is no window.
+//! - **No overtaken version.** Once the invalidation of a completed write (by anyone) has
+//!   arrived, the instance never serves a version older than that write.
+//!
+//! The mechanism: every insert into the L1 carries a *ticket* taken *before* the Redis
+//! command whose answer it inserts (a read's, or a write's own reply), made of the global
+//! epoch and the epoch of the id's bucket (64 buckets per L1 shard). An invalidation bumps the bucket's
+//! epoch and drops the entry; a flush bumps the global epoch and drops everything; a
+//! write-through bumps the bucket's epoch as it inserts. An insert whose ticket is out of date
+//! is dropped. And a single-flight read is *detached* (later readers start a new one) by every
+//! write through the instance, every invalidation and every flush.
+//!
+//! Why that is enough, case by case:
+//!
+//! - **A read under way when this instance writes.** The read's ticket predates the
+//!   write-through's epoch bump, so what it read (perhaps the old version) is not cached over
+//!   the new one; its flight is detached when the write returns, so a read that begins after
+//!   the write does not join it (issue: a read 261 us after a delete returned got the
+//!   session by joining such a flight). Readers already waiting on it began before the write
+//!   returned: they are concurrent with it and may see either version.
+//! - **The write's own invalidation, before or after its reply.** Redis sends the
+//!   invalidation (tracking connection) and the reply (data connection) on different sockets,
+//!   so either may be processed first. After: the write-through cached the new version and
+//!   the invalidation drops it. Before: the invalidation voids the write's ticket. Either way
+//!   an invalidation cannot be told apart from one of a newer write by someone else (BCAST
+//!   coalesces the keys modified in one event-loop turn into one message, so counting "my
+//!   own" messages is unsound, and NOLOOP would need tracking on every pooled data
+//!   connection), so it is obeyed. To keep hot sessions hot, an invalidation that drops an
+//!   entry in use (read, or written through, since it was cached) starts a background
+//!   refresh: an ordinary flight whose ticket postdates the invalidation, which readers that
+//!   miss meanwhile join. The writing instance thus keeps serving the session from its L1
+//!   at the cost of one Redis read per write, off the caller's path.
+//! - **Concurrent writers on two instances.** Versions are compare-and-set, so writes to one
+//!   session are totally ordered. If instance B's newer write's invalidation reaches A while
+//!   A's write is under way, A's ticket is void and A does not cache its (now overtaken)
+//!   version over nothing; with a void ticket a write-through only replaces an *older*
+//!   version of the same session (which, being cached, no arrived invalidation has condemned,
+//!   so nothing newer than it has been announced), keeps a newer one, and drops anything else
+//!   (another incarnation of the id). If the invalidation arrives after A's insert, it drops
+//!   it. Either way nothing older than an announced write stays cached.
+//! - **Reconnects, lag and flushes.** Losing the tracking connection (error, unresponsive,
+//!   failed heartbeat, lagged channel, reconnection) flushes the L1, detaches every flight and
+//!   bypasses the L1 until tracking is enabled again; fills and write-throughs whose tickets
+//!   predate the flush are dropped. A null invalidation (the server's flush) flushes too.
+//!   `FLUSHALL`'s null message is not delivered by fred 10.1: [`HybridConfig::max_age`]
+//!   bounds that case.
+//!
+//! The cross-instance bound is the invalidation's delivery time: the server pushes it in the
+//! same event-loop turn as the write's reply, and the receiving instance applies it when its
+//! tracking task next runs. About a millisecond at p99 on an idle machine
+//! (`tests/invalidation_latency.rs`); under CPU load it is bounded by how soon the runtime
+//! polls that task, which is what the cooperative budget below protects.
+//!
+//! # Cooperative hits
+//!
+//! A read served from the L1 completes without waiting, so `get` and `get_many` consume a
+//! unit of tokio's cooperative budget (`tokio::task::coop`) first, as tokio's own resources
+//! do: a task looping on hits yields when its budget runs out, so timers, the tracking task
+//! and other tasks on that worker still run.
 //!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]

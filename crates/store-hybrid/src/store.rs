@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::HybridConfig;
-use crate::l1::L1;
+use crate::l1::{L1, Ticket};
 
 /// Counters of what the hybrid store did (since it started).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct HybridStats {
     pub flushes: u64,
     /// Times tracking was (re-)enabled.
     pub tracking_starts: u64,
+    /// Background reads of a session in use whose entry an invalidation dropped.
+    pub refreshes: u64,
 }
 
 /// An in-process L1 in front of a [`RedisStore`], kept coherent across instances by Redis
@@ -70,6 +72,7 @@ struct Shared {
     invalidations: AtomicU64,
     flushes: AtomicU64,
     tracking_starts: AtomicU64,
+    refreshes: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -157,6 +160,7 @@ impl HybridStore {
             invalidations: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             tracking_starts: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
         });
         let prefix = redis.record_key_prefix();
         enable_tracking(&tracker, &prefix, timeout).await?;
@@ -198,7 +202,19 @@ impl HybridStore {
 
     /// True if the L1 holds an entry for `id` (for tests and diagnostics).
     pub fn l1_contains(&self, id: &SessionId) -> bool {
-        self.inner.l1.contains(id)
+        self.inner.l1.peek(id).is_some()
+    }
+
+    /// The version of `id` this instance's L1 holds, if any (for tests and diagnostics; not
+    /// counted as a read, and regardless of whether it would still be served).
+    pub fn l1_peek(&self, id: &SessionId) -> Option<Arc<Session>> {
+        self.inner.l1.peek(id)
+    }
+
+    /// Drops `id` from this instance's L1, so that the next read goes to Redis (an operator's
+    /// or a test's cold read). Other instances are not affected.
+    pub fn evict(&self, id: &SessionId) {
+        self.inner.forget(id);
     }
 
     /// What the store has done so far.
@@ -211,6 +227,7 @@ impl HybridStore {
             invalidations: s.invalidations.load(Ordering::Relaxed),
             flushes: s.flushes.load(Ordering::Relaxed),
             tracking_starts: s.tracking_starts.load(Ordering::Relaxed),
+            refreshes: s.refreshes.load(Ordering::Relaxed),
         }
     }
 
@@ -254,7 +271,14 @@ impl Inner {
         if !self.live() {
             return self.redis.get(id).await;
         }
-        // Single flight: concurrent misses on one id share one Redis read.
+        self.flight(id).await
+    }
+
+    /// Reads `id` from Redis and fills the L1; concurrent misses on one id share one read
+    /// (single flight). A write through this instance, an invalidation or a flush detaches the
+    /// flight under way, so a read that begins after them never joins a read that may have
+    /// begun before them.
+    async fn flight(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
         let cell = Arc::clone(self.inflight.lock().entry(*id).or_default());
         let result = cell
             .get_or_try_init(|| async {
@@ -274,6 +298,43 @@ impl Inner {
             inflight.remove(id);
         }
         result
+    }
+
+    /// After a write of `id` through this instance (its ticket taken before it was sent):
+    /// caches what it stored, or drops the entry if it failed (a timeout may still have
+    /// written), and detaches the flight under way.
+    fn wrote(&self, id: &SessionId, ticket: Ticket, result: &Result<Arc<Session>>) {
+        match result {
+            Ok(s) if self.live() => {
+                let deadline = self.deadline(s, self.clock.now());
+                self.l1.write_through(ticket, Arc::clone(s), deadline);
+            }
+            _ => {
+                self.l1.invalidate(id);
+            }
+        }
+        self.inflight.lock().remove(id);
+    }
+
+    /// Drops `id` from the L1 and detaches its flight; true if the entry dropped was in use.
+    fn forget(&self, id: &SessionId) -> bool {
+        let used = self.l1.invalidate(id);
+        self.inflight.lock().remove(id);
+        used
+    }
+
+    /// Reads `id` again (after an invalidation dropped an entry in use), so that the next read
+    /// of a hot session hits. The read is an ordinary flight: its ticket is taken after the
+    /// invalidation, and readers that miss meanwhile join it. The tracking task polls it
+    /// beside its events (a spawned task would wait behind every busy task of its worker).
+    fn refresh(self: &Arc<Self>, id: SessionId) -> Refresh {
+        self.shared.refreshes.fetch_add(1, Ordering::Relaxed);
+        let inner = Arc::clone(self);
+        Box::pin(async move {
+            if inner.live() {
+                let _ = inner.flight(&id).await;
+            }
+        })
     }
 
     async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {
@@ -320,7 +381,28 @@ impl Inner {
 
     fn flush(&self) {
         self.l1.flush();
+        self.inflight.lock().clear();
         self.shared.flushes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A refresh under way, polled by the tracking task.
+type Refresh = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The most refreshes under way at once; beyond it an invalidated entry is only dropped.
+const MAX_REFRESHES: usize = 1024;
+
+/// Polls every refresh under way; ready when at least one finished.
+fn poll_refreshes(
+    refreshes: &mut Vec<Refresh>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<()> {
+    let before = refreshes.len();
+    refreshes.retain_mut(|r| r.as_mut().poll(cx).is_pending());
+    if refreshes.len() < before {
+        std::task::Poll::Ready(())
+    } else {
+        std::task::Poll::Pending
     }
 }
 
@@ -364,7 +446,9 @@ async fn track(
         Lagged,
         Closed,
         Tick,
+        Refreshed,
     }
+    let mut refreshes: Vec<Refresh> = Vec::new();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -389,6 +473,8 @@ async fn track(
                 Err(RecvError::Closed) => Event::Closed,
             },
             _ = tick.tick() => Event::Tick,
+            () = std::future::poll_fn(|cx| poll_refreshes(&mut refreshes, cx)),
+                if !refreshes.is_empty() => Event::Refreshed,
         };
         let Some(inner) = store.upgrade() else { return };
         match event {
@@ -409,11 +495,14 @@ async fn track(
                 }
                 for key in &inv.keys {
                     if let Some(id) = inner.redis.session_id_of_key(key.as_bytes()) {
-                        inner.l1.invalidate(&id);
                         inner.shared.invalidations.fetch_add(1, Ordering::Relaxed);
+                        if inner.forget(&id) && inner.live() && refreshes.len() < MAX_REFRESHES {
+                            refreshes.push(inner.refresh(id));
+                        }
                     }
                 }
             }
+            Event::Refreshed => {}
             // Messages were lost: whatever they named may be cached. Start over.
             Event::Lagged => inner.flush(),
             Event::Tick => {
@@ -456,34 +545,43 @@ fn map_err(e: fred::error::Error) -> Error {
 
 impl Store for HybridStore {
     async fn create(&self, session: Session) -> Result<Arc<Session>> {
-        self.inner.redis.create(session).await
+        let id = session.id;
+        let ticket = self.inner.l1.ticket(&id);
+        let r = self.inner.redis.create(session).await;
+        self.inner.wrote(&id, ticket, &r);
+        r
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
+        // A hit is a ready future: take part in tokio's cooperative budget, as its own
+        // resources do, so that tasks looping on hits still let timers and others run.
+        tokio::task::coop::consume_budget().await;
         self.inner.get(id).await
     }
 
     async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {
+        tokio::task::coop::consume_budget().await;
         self.inner.get_many(ids).await
     }
 
     async fn update(&self, session: Session) -> Result<Arc<Session>> {
         let id = session.id;
+        let ticket = self.inner.l1.ticket(&id);
         let r = self.inner.redis.update(session).await;
-        // Evict whatever happened: a timeout may still have written.
-        self.inner.l1.invalidate(&id);
+        self.inner.wrote(&id, ticket, &r);
         r
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Timestamp) -> Result<Arc<Session>> {
+        let ticket = self.inner.l1.ticket(id);
         let r = self.inner.redis.touch(id, expires_at).await;
-        self.inner.l1.invalidate(id);
+        self.inner.wrote(id, ticket, &r);
         r
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool> {
         let r = self.inner.redis.delete(id).await;
-        self.inner.l1.invalidate(id);
+        self.inner.forget(id);
         r
     }
 
@@ -505,7 +603,9 @@ impl Store for HybridStore {
     async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
         let deleted = self.inner.redis.revoke_user(user_id, except).await;
         match &deleted {
-            Ok(ids) => ids.iter().for_each(|id| self.inner.l1.invalidate(id)),
+            Ok(ids) => ids.iter().for_each(|id| {
+                self.inner.forget(id);
+            }),
             // Unknown what was deleted: drop everything rather than serve a revoked session.
             Err(_) => self.inner.flush(),
         }

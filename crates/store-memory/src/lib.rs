@@ -40,6 +40,15 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `sweeper` | [`MemoryStore::spawn_sweeper`], a tokio task reclaiming expired sessions shard by shard |
+//! | `coop` (default) | every operation consumes a unit of tokio's cooperative budget |
+//!
+//! # Cooperative
+//!
+//! Every operation completes without waiting, so a task looping on the store would never
+//! give its worker back: timers and the other tasks there would starve. With the default
+//! feature `coop`, each operation first consumes a unit of tokio's cooperative budget
+//! (`tokio::task::coop::consume_budget`), as tokio's own resources do, and yields when the
+//! budget is spent (a few ns per call; nothing and never a yield outside a tokio runtime).
 //!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]

@@ -341,22 +341,26 @@ impl Inner {
         let now = self.clock.now();
         session.validate(now)?;
         let id = session.id;
+        let expected = session.version;
+        session.version = expected
+            .checked_add(1)
+            .ok_or_else(|| Error::invalid("version", "at its maximum"))?;
+        // Allocate before taking the lock: the critical section only compares and swaps.
+        let new = Arc::new(session);
         let hash = self.hasher.hash_one(id);
         let mut shard = self.sessions[self.shard(hash)].write();
         let slot = shard
             .find_mut(hash, |s| s.id == id)
             .filter(|s| !s.is_expired_at(now))
             .ok_or(Error::NotFound { id })?;
-        if slot.version != session.version {
+        if slot.version != expected {
             return Err(Error::Conflict {
                 id,
-                expected: session.version,
+                expected,
                 actual: slot.version,
             });
         }
-        session.version += 1;
-        let new = Arc::new(session);
-        let old = Arc::clone(slot);
+        let old: &Session = slot;
         match (&old.connection_id, &new.connection_id) {
             (Some(a), Some(b)) if a == b => {
                 if old.expires_at != new.expires_at {
@@ -376,7 +380,10 @@ impl Inner {
             self.user_remove(&old.user_id, &id);
         }
         self.user_put(&new);
-        *slot = Arc::clone(&new);
+        let old = std::mem::replace(slot, Arc::clone(&new));
+        drop(shard);
+        // The old version is freed (when nobody else holds it) outside the lock.
+        drop(old);
         Ok(new)
     }
 
@@ -391,13 +398,18 @@ impl Inner {
             .ok_or(Error::NotFound { id: *id })?;
         let mut next = Session::clone(slot);
         next.expires_at = expires_at;
-        next.version += 1;
+        next.version = next
+            .version
+            .checked_add(1)
+            .ok_or_else(|| Error::invalid("version", "at its maximum"))?;
         let new = Arc::new(next);
         if let Some(conn) = &new.connection_id {
             self.conn_set_expiry(conn, &new);
         }
         self.user_put(&new);
-        *slot = Arc::clone(&new);
+        let old = std::mem::replace(slot, Arc::clone(&new));
+        drop(shard);
+        drop(old);
         Ok(new)
     }
 
@@ -427,32 +439,47 @@ impl Inner {
     }
 }
 
+/// Takes part in tokio's cooperative budget (feature `coop`): every operation completes
+/// without waiting, so a task looping on the store would otherwise never yield.
+#[inline(always)]
+async fn budget() {
+    #[cfg(feature = "coop")]
+    tokio::task::coop::consume_budget().await;
+}
+
 impl Store for MemoryStore {
     async fn create(&self, session: Session) -> Result<Arc<Session>> {
+        budget().await;
         self.inner.create(session)
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
+        budget().await;
         Ok(self.get_now(id))
     }
 
     async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {
+        budget().await;
         Ok(ids.iter().map(|id| self.get_now(id)).collect())
     }
 
     async fn update(&self, session: Session) -> Result<Arc<Session>> {
+        budget().await;
         self.inner.update(session)
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Timestamp) -> Result<Arc<Session>> {
+        budget().await;
         self.inner.touch(id, expires_at)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool> {
+        budget().await;
         Ok(self.inner.delete(id, self.inner.clock.now()).is_some())
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<Page> {
+        budget().await;
         let inner = &*self.inner;
         let now = inner.clock.now();
         let mut matching: Vec<Arc<Session>> = match &filter.user_id {
@@ -491,6 +518,7 @@ impl Store for MemoryStore {
         &self,
         connection_id: &ConnectionId,
     ) -> Result<Option<Arc<Session>>> {
+        budget().await;
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(connection_id);
         let holder = {
@@ -504,10 +532,12 @@ impl Store for MemoryStore {
     }
 
     async fn get_by_user_id(&self, user_id: &UserId) -> Result<Vec<Arc<Session>>> {
+        budget().await;
         Ok(self.inner.by_user(user_id, self.inner.clock.now()))
     }
 
     async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
+        budget().await;
         let inner = &*self.inner;
         let now = inner.clock.now();
         // Read the list, then delete each through its S shard (lock order: S before U).
@@ -542,10 +572,12 @@ impl Store for MemoryStore {
     }
 
     async fn delete_expired(&self) -> Result<u64> {
+        budget().await;
         Ok(self.inner.sweep_all() as u64)
     }
 
     async fn count(&self) -> Result<u64> {
+        budget().await;
         let now = self.inner.clock.now();
         Ok(self
             .inner

@@ -1,5 +1,5 @@
 //! A session store on Redis or Valkey through [fred]: standalone, Sentinel or Cluster, one
-//! round trip for get, create, update, touch and delete (standalone and Sentinel), self-cleaning
+//! round trip for get, create, update and delete, two for touch (standalone and Sentinel), self-cleaning
 //! user and connection indexes scored by expiry, and compare-and-set updates that move index
 //! entries atomically.
 //!
@@ -29,13 +29,37 @@
 //!
 //! | mode | writes |
 //! |---|---|
-//! | standalone, Sentinel | every write is one Lua script: atomic, one round trip |
+//! | standalone, Sentinel | every write is one Lua script: atomic, one round trip (`touch`: a read, then the script as a compare-and-set on the version, so a record the client cannot decode is refused before anything is written) |
 //! | Cluster | the record write is atomic (a script on its key: id collision check, version compare-and-set); the index entries around it live in other slots and are written in order: added or raised before the record changes, removed or lowered after. A session readable by id is therefore always findable by user and by connection, even if the client dies between steps; what a death can leave is an index entry pointing at nothing, which reads skip and drop and which expires with its score. |
 //!
-//! Expiry is Redis's own: records carry `PXAT` of the session's expiry, index entries are
-//! scored by it, and index keys live until their longest-lived member. A write whose expiry is
-//! already past (by the client's clock, then again by the server's) is refused, never stored
-//! with a default TTL. Keys are listed in the docs of the `keys` module (source: `keys.rs`).
+//! # Expiry, and whose clock decides
+//!
+//! Expiry is Redis's own, judged by **the server's clock**: a session whose stored
+//! `expires_at` is at or before the server's now is gone for every operation (get, get_many,
+//! update, touch, delete, create's id and connection checks, by user, by connection, list,
+//! count), in every script and in the Cluster steps. Records carry `PXAT expires_at − 1` (Redis
+//! keeps a key through the millisecond of its PXAT, so the record is gone from the millisecond
+//! `expires_at` on), index entries are scored by `expires_at` and read as live only above the
+//! server's now, and every script also compares the stored record's own `expires_at` with the
+//! server's `TIME` (one call per script) before it treats a record as there. Every key's TTL is
+//! listed in the docs of the `keys` module (source: `keys.rs`).
+//!
+//! A caller's own clock is used twice: a write whose expiry is not after the caller's now is
+//! refused at validation (`InvalidInput` on `expires_at`) before it is sent, and reads drop a
+//! session that the caller's clock says is over. With a skewed clock a caller therefore sees:
+//! - **clock ahead of the server's** by `d`: sessions disappear from its reads `d` early, and
+//!   writes with an expiry less than `d` ahead of its own now pass its own check but may still
+//!   be refused by the server's; a write the server accepts is never served past `expires_at`
+//!   by any reader;
+//! - **clock behind** by `d`: it may send a write whose expiry is already past by the server's
+//!   clock; the server refuses it (`InvalidInput`, "not in the future by the server's clock")
+//!   and writes nothing; its reads never show a session the server has expired, since Redis has
+//!   already dropped the key.
+//!
+//! Numbers that Lua holds as doubles: expiries are refused at validation beyond 9999-12-31
+//! (`Timestamp::MAX`, below 2^53 ms), so they are exact in Lua; versions never pass through a
+//! Lua number: the scripts compare and write them as their 8 bytes, and the client computes the
+//! next version, refusing a record at `u64::MAX` (`InvalidInput` on `version`) before writing.
 //!
 //! # Coalesced reads
 //!
@@ -48,9 +72,10 @@
 //! caller decodes and checks its own records, so a corrupt record is only its caller's
 //! `Error::Codec`, an expired one only its caller's miss, and a failed batch is each of its
 //! callers' error, mapped as any read's. A queued read waits for the batch in flight and then
-//! its own, each bounded by the command timeout. One difference from a plain `GET`: `MGET`
-//! answers nil for a key of another type, so a record key overwritten with, say, a hash reads
-//! as missing rather than as an error (as `get_many` always did).
+//! its own, each bounded by the command timeout. `MGET` answers nil for a key of another type,
+//! where `GET` answers WRONGTYPE: a coalesced read that misses asks that key's `TYPE` (one more
+//! round trip, on misses only), so a record key overwritten with, say, a hash is
+//! `Error::Codec` on every read, coalesced or not.
 //!
 //! Every command has a timeout ([`RedisConfig::command_timeout`], 1 s by default) and the
 //! client always reconnects ([`RedisConfig::reconnect`]): nothing waits forever.

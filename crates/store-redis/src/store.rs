@@ -1,6 +1,6 @@
 //! The Store implementation.
 //!
-//! Standalone and Sentinel deployments run every write as one Lua script: one round trip,
+//! Standalone and Sentinel deployments run every write as one Lua script (touch reads first):
 //! atomic. In a Cluster the record, the user index, the connection key and the bucket of a
 //! session live in different slots, so a write runs as ordered single-slot steps: index
 //! entries are added (or raised) before the record is written and removed (or lowered) only
@@ -113,8 +113,17 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// A key under the prefix holding a value of another type than the store writes there (a
+/// hash at a record key): foreign data, reported as a corrupt record is.
+fn wrong_type() -> Error {
+    CodecError::new("a key of the store holds a value of another type", 0).into()
+}
+
 /// Maps a fred error to ours, keeping it as the source.
 pub(crate) fn map_err(e: fred::error::Error) -> Error {
+    if e.details().starts_with("WRONGTYPE") {
+        return wrong_type();
+    }
     match e.kind() {
         ErrorKind::Timeout => Error::Timeout {
             source: Some(Box::new(e)),
@@ -164,11 +173,28 @@ fn decode_for(bytes: &[u8], id: &SessionId) -> Result<Session> {
     Ok(session)
 }
 
+/// A version as the scripts take it: its 8 bytes, little-endian (never a Lua number, which
+/// is a double and cannot hold every u64).
+fn version_arg(version: u64) -> Value {
+    Value::Bytes(Bytes::copy_from_slice(&version.to_le_bytes()))
+}
+
+/// A version as the scripts return it (its 8 bytes, little-endian); 0 if it is not that.
+fn version_of(v: Option<&Value>) -> u64 {
+    v.and_then(bytes_of)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// The version after `version`, or `InvalidInput` if it is at its maximum.
+fn next_version(version: u64) -> Result<u64> {
+    version
+        .checked_add(1)
+        .ok_or_else(|| Error::invalid("version", "at its maximum"))
+}
+
 fn conflict(id: SessionId, expected: u64, actual: Option<&Value>) -> Error {
-    let actual = actual
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let actual = version_of(actual);
     Error::Conflict {
         id,
         expected,
@@ -442,8 +468,12 @@ impl Inner {
 
     async fn get_raw(&self, key: String) -> Result<Option<Bytes>> {
         if let Some(c) = &self.coalescer {
-            let mut values = c.fetch(vec![key]).await.map_err(map_err)?;
-            return Ok(values.pop().flatten());
+            let keys = vec![key];
+            let values = c.fetch(keys.clone()).await.map_err(map_err)?;
+            // A batch is an MGET, which answers nil for a key of another type: a miss is asked
+            // its TYPE, so that the answer is the one a plain GET gives (WRONGTYPE, Codec).
+            check_misses(self.pool.next(), &keys, &values).await?;
+            return Ok(values.into_iter().next().flatten());
         }
         let client = self.pool.next();
         #[cfg(feature = "replicas")]
@@ -505,8 +535,10 @@ impl Inner {
             return Ok(Vec::new());
         }
         let raw: Vec<Option<Bytes>> = if let Some(c) = &self.coalescer {
-            let keys = ids.iter().map(|id| self.keys.record(id)).collect();
-            c.fetch(keys).await.map_err(map_err)?
+            let keys: Vec<String> = ids.iter().map(|id| self.keys.record(id)).collect();
+            let raw = c.fetch(keys.clone()).await.map_err(map_err)?;
+            check_misses(self.pool.next(), &keys, &raw).await?;
+            raw
         } else if self.clustered {
             // Records hash to different slots: one GET each, sent together.
             join_all(ids.iter().map(|id| self.get_raw(self.keys.record(id))))
@@ -518,7 +550,12 @@ impl Inner {
             let client = self.pool.next();
             #[cfg(feature = "replicas")]
             if self.replica_reads {
-                let v: Vec<Option<Bytes>> = client.replicas().mget(keys).await.map_err(map_err)?;
+                let v: Vec<Option<Bytes>> = client
+                    .replicas()
+                    .mget(keys.clone())
+                    .await
+                    .map_err(map_err)?;
+                check_misses(client, &keys, &v).await?;
                 return ids
                     .iter()
                     .zip(v)
@@ -529,15 +566,17 @@ impl Inner {
                     })
                     .collect();
             }
-            let v: Value = client.mget(keys).await.map_err(map_err)?;
-            match v {
+            let v: Value = client.mget(keys.clone()).await.map_err(map_err)?;
+            let raw: Vec<Option<Bytes>> = match v {
                 Value::Array(items) => items
                     .iter()
                     .map(|v| bytes_of(v).map(Bytes::copy_from_slice))
                     .collect(),
                 Value::Null => vec![None; ids.len()],
                 other => vec![bytes_of(&other).map(Bytes::copy_from_slice)],
-            }
+            };
+            check_misses(client, &keys, &raw).await?;
+            raw
         };
         if raw.len() != ids.len() {
             return Err(protocol("MGET answered a different number of values"));
@@ -575,7 +614,7 @@ impl Inner {
     ) -> Result<()> {
         let (keys, mut args) = self.write_keys(session);
         args[2] = Value::Bytes(bytes);
-        args.insert(3, Value::from(expected.to_string()));
+        args.insert(3, version_arg(expected));
         let v = self.eval(&self.scripts.update, keys, args).await?;
         let (s, arg) = status(&v)?;
         match s.as_str() {
@@ -610,26 +649,54 @@ impl Inner {
         (keys, args)
     }
 
+    /// Touch (standalone): reads and decodes the record, then rewrites its version and
+    /// expiry with a compare-and-set on the version (retried if another write came between).
+    /// A record that does not decode is refused before anything is written.
     async fn touch_standalone(&self, id: &SessionId, expires_at: Timestamp) -> Result<Session> {
-        let v = self
-            .eval(
-                &self.scripts.touch,
-                vec![self.keys.record(id)],
-                vec![
-                    self.prefix(),
-                    Value::from(id.to_string()),
-                    Value::from(expires_at.as_millis().to_string()),
-                ],
-            )
-            .await?;
-        let (s, arg) = status(&v)?;
-        match s.as_str() {
-            "OK" => decode_for(arg.and_then(bytes_of).ok_or(protocol("touch"))?, id),
-            "PAST" => Err(past()),
-            "NOT_FOUND" => Err(Error::NotFound { id: *id }),
-            "CORRUPT" => Err(corrupt()),
-            _ => Err(protocol("touch")),
+        let key = self.keys.record(id);
+        let mut last = 0;
+        for attempt in 0..LOCK_ATTEMPTS {
+            let Some(bytes) = self.get_raw(key.clone()).await? else {
+                return Err(Error::NotFound { id: *id });
+            };
+            let mut session = decode_for(&bytes, id)?;
+            let expected = session.version;
+            let next = next_version(expected)?;
+            let v = self
+                .eval(
+                    &self.scripts.touch,
+                    vec![key.clone()],
+                    vec![
+                        self.prefix(),
+                        Value::from(id.to_string()),
+                        Value::from(expires_at.as_millis().to_string()),
+                        version_arg(expected),
+                        version_arg(next),
+                    ],
+                )
+                .await?;
+            let (s, arg) = status(&v)?;
+            match s.as_str() {
+                "OK" => {
+                    session.version = next;
+                    session.expires_at = expires_at;
+                    return Ok(session);
+                }
+                "PAST" => return Err(past()),
+                "NOT_FOUND" => return Err(Error::NotFound { id: *id }),
+                "CORRUPT" => return Err(corrupt()),
+                "CONFLICT" => {
+                    last = version_of(arg);
+                    backoff(attempt).await;
+                }
+                _ => return Err(protocol("touch")),
+            }
         }
+        Err(Error::Conflict {
+            id: *id,
+            expected: last,
+            actual: last,
+        })
     }
 
     // ---- cluster writes: ordered single-slot steps ------------------------------------------
@@ -686,17 +753,13 @@ impl Inner {
                     "lock".into(),
                     token.clone().into(),
                     mode.into(),
-                    expected.to_string().into(),
+                    version_arg(expected),
                     (CLAIM_GRACE.as_millis() as u64).to_string().into(),
                 ],
             )
             .await?;
         let (s, arg) = status(&v)?;
-        let version = || {
-            arg.and_then(|v| v.as_str())
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0)
-        };
+        let version = || version_of(arg);
         Ok(match s.as_str() {
             "OK" => Ok((token, arg.and_then(bytes_of).map(Bytes::copy_from_slice))),
             "EXISTS_ID" => Err(Locked::Exists),
@@ -984,7 +1047,7 @@ impl Inner {
                     "cas".into(),
                     token.into(),
                     Value::Bytes(bytes),
-                    expected.to_string().into(),
+                    version_arg(expected),
                 ],
             )
             .await;
@@ -1034,6 +1097,13 @@ impl Inner {
                 }
                 Err(_) => return Err(protocol("lock for touch")),
             };
+            let next = match next_version(current.version) {
+                Ok(next) => next,
+                Err(e) => {
+                    self.unlock(id, &token).await;
+                    return Err(e);
+                }
+            };
             let mut raised_session = current.clone();
             raised_session.expires_at = expires_at;
             let raised = match self.raise_indexes(&raised_session).await {
@@ -1050,7 +1120,8 @@ impl Inner {
                         "touch".into(),
                         token.into(),
                         expires_at.as_millis().to_string().into(),
-                        current.version.to_string().into(),
+                        version_arg(current.version),
+                        version_arg(next),
                     ],
                 )
                 .await?;
@@ -1061,6 +1132,11 @@ impl Inner {
                 return Ok(new);
             }
             self.rollback(&raised_session, raised).await;
+            if s == "CONFLICT" {
+                // Written by someone else since it was locked (the lock expired): again.
+                backoff(attempt).await;
+                continue;
+            }
             return Err(match s.as_str() {
                 "PAST" => past(),
                 "NOT_FOUND" => Error::NotFound { id: *id },
@@ -1182,6 +1258,34 @@ impl Inner {
     }
 }
 
+/// MGET answers nil both for a missing key and for one holding another type, where GET
+/// answers WRONGTYPE: so that `get_many` gives the answer `get` gives, the misses (only they,
+/// and only when there are any) are asked their TYPE in one round trip. A string appearing
+/// meanwhile is a concurrent create, not a fault.
+async fn check_misses(client: &Client, keys: &[String], raw: &[Option<Bytes>]) -> Result<()> {
+    let misses: Vec<&String> = keys
+        .iter()
+        .zip(raw)
+        .filter(|(_, r)| r.is_none())
+        .map(|(k, _)| k)
+        .collect();
+    if misses.is_empty() {
+        return Ok(());
+    }
+    let pipeline = client.pipeline();
+    for key in &misses {
+        pipeline
+            .r#type::<(), _>(key.as_str())
+            .await
+            .map_err(map_err)?;
+    }
+    let types: Vec<String> = pipeline.all().await.map_err(map_err)?;
+    if types.iter().any(|t| t != "none" && t != "string") {
+        return Err(wrong_type());
+    }
+    Ok(())
+}
+
 /// What `raise_indexes` did: whether it claimed the connection, and each index entry's score
 /// before (outer `None`: not raised; inner `None`: the entry was absent).
 struct Raised {
@@ -1286,9 +1390,7 @@ impl Store for RedisStore {
         let inner = &*self.inner;
         session.validate(inner.clock.now())?;
         let expected = session.version;
-        session.version = expected
-            .checked_add(1)
-            .ok_or_else(|| Error::invalid("version", "at its maximum"))?;
+        session.version = next_version(expected)?;
         let bytes = Bytes::from(codec::encode(&session));
         if inner.clustered {
             inner.update_cluster(&session, bytes, expected).await?;

@@ -295,3 +295,174 @@ async fn writes_on_corrupt_records_with_a_readable_head_are_refused() {
     assert!(failures.is_empty(), "{failures:#?}");
     env.cleanup().await;
 }
+
+/// A record whose head (and everything the scripts check) is fine but whose metadata is
+/// corrupt: `touch` refuses it with `Error::Codec` and writes nothing (it used to return
+/// `Codec` after rewriting the version and expiry).
+#[tokio::test]
+async fn touch_on_a_record_with_corrupt_metadata_writes_nothing() {
+    let Some(mut env) = env("hostile-corrupt-metadata").await else {
+        return;
+    };
+    let mut proto = session("victim");
+    proto.metadata.clear();
+    proto.metadata.insert("a".into(), "1".into());
+    proto.metadata.insert("b".into(), "2".into());
+    let s = env.store.create(proto).await.unwrap();
+    let good = codec::encode(&s);
+    let n = good.len();
+    // ... 01 00 'a' 01 00 '1' 01 00 'b' 01 00 '2'
+    assert_eq!(&good[n - 12..], b"\x01\x00a\x01\x001\x01\x00b\x01\x002");
+    let mut bad_utf8 = good.clone();
+    bad_utf8[n - 1] = 0xff;
+    let mut unordered = good.clone();
+    unordered[n - 10] = b'b';
+    unordered[n - 4] = b'a';
+    let variants = [
+        ("invalid UTF-8 in a metadata value", bad_utf8),
+        ("metadata keys out of order", unordered),
+    ];
+    let mut failures = Vec::new();
+    for (what, bytes) in &variants {
+        failures.extend(corrupt_failures(&mut env, &s, what, bytes, &[Op::Touch, Op::Get]).await);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    env.cleanup().await;
+}
+
+/// Versions beyond 2^53 (where a Lua number, a double, loses integers) are carried exactly:
+/// `touch` and `update` on version 2^53 + 1 give 2^53 + 2, and a record at `u64::MAX` is
+/// refused with `InvalidInput` on `version` (it has no next version) without a write. Before,
+/// `touch` wrapped `u64::MAX` to 0 and took 2^53 + 1 down to 2^53.
+#[tokio::test]
+async fn versions_beyond_two_to_the_53_are_exact_and_the_maximum_is_refused() {
+    let Some(mut env) = env("hostile-versions").await else {
+        return;
+    };
+    let s = env.store.create(session("victim")).await.unwrap();
+    let key = env.rec(&s);
+    let plant = |version: u64| {
+        let mut r = (*s).clone();
+        r.version = version;
+        codec::encode(&r)
+    };
+    let big = (1u64 << 53) + 1;
+    let later = SystemClock.now() + Duration::from_secs(7200);
+    let mut failures = Vec::new();
+    for op in ["touch", "update"] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(plant(big))
+            .arg("KEEPTTL")
+            .query_async(&mut env.raw)
+            .await
+            .unwrap();
+        let r = if op == "touch" {
+            env.store.touch(&s.id, later).await
+        } else {
+            let mut next = (*s).clone();
+            next.version = big;
+            next.state = SessionState::Idle;
+            env.store.update(next).await
+        };
+        match r {
+            Ok(n) if n.version == big + 1 => {}
+            other => failures.push(format!("{op} on 2^53 + 1: {other:?}")),
+        }
+        let stored = env.store.get(&s.id).await.unwrap().map(|n| n.version);
+        if stored != Some(big + 1) {
+            failures.push(format!("{op} on 2^53 + 1 stored version {stored:?}"));
+        }
+    }
+    for op in ["touch", "update"] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(plant(u64::MAX))
+            .arg("KEEPTTL")
+            .query_async(&mut env.raw)
+            .await
+            .unwrap();
+        let before = env.dump().await;
+        let r = if op == "touch" {
+            env.store.touch(&s.id, later).await
+        } else {
+            let mut next = (*s).clone();
+            next.version = u64::MAX;
+            env.store.update(next).await
+        };
+        match r {
+            Err(Error::InvalidInput {
+                field: "version", ..
+            }) => {}
+            other => failures.push(format!("{op} on u64::MAX: {other:?}")),
+        }
+        if env.dump().await != before {
+            failures.push(format!("{op} on u64::MAX changed keys"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    env.cleanup().await;
+}
+
+/// A hash (or any value that is not a string) stored at a record key is foreign data under
+/// the prefix, like a corrupt record: every read that meets it answers `Error::Codec` (`get`
+/// gave `Backend(WRONGTYPE)` and `get_many` gave `Ok([None])`: two answers for one state),
+/// and a write refuses it without writing. `count` reads only the index, as for a corrupt
+/// record.
+#[tokio::test]
+async fn a_hash_at_a_record_key_gives_one_answer_on_every_read() {
+    let Some(mut env) = env("hostile-wrongtype").await else {
+        return;
+    };
+    let s = env.store.create(session("victim")).await.unwrap();
+    let key = env.rec(&s);
+    let _: () = redis::pipe()
+        .cmd("DEL")
+        .arg(&key)
+        .ignore()
+        .cmd("HSET")
+        .arg(&key)
+        .arg("f")
+        .arg("v")
+        .ignore()
+        .query_async(&mut env.raw)
+        .await
+        .unwrap();
+    let mut failures = Vec::new();
+    let before = env.dump().await;
+    let later = SystemClock.now() + Duration::from_secs(7200);
+    let store = &env.store;
+    let results: Vec<(&str, Result<(), Error>)> = vec![
+        ("get", store.get(&s.id).await.map(drop)),
+        ("get_many", store.get_many(&[s.id]).await.map(drop)),
+        ("by user", store.get_by_user_id(&s.user_id).await.map(drop)),
+        (
+            "by connection",
+            store
+                .get_by_connection_id(&s.connection_id.unwrap())
+                .await
+                .map(drop),
+        ),
+        ("list", store.list(&ListFilter::new()).await.map(drop)),
+        (
+            "list by user",
+            store
+                .list(&ListFilter::new().user(s.user_id.clone()))
+                .await
+                .map(drop),
+        ),
+        ("touch", store.touch(&s.id, later).await.map(drop)),
+        ("update", store.update((*s).clone()).await.map(drop)),
+    ];
+    for (what, r) in results {
+        if !matches!(r, Err(Error::Codec(_))) {
+            failures.push(format!("{what}: {r:?}, not Error::Codec"));
+        }
+    }
+    if env.dump().await != before {
+        failures.push("keys changed".into());
+    }
+    assert_eq!(env.store.count().await.unwrap(), 1, "count reads the index");
+    assert!(failures.is_empty(), "{failures:#?}");
+    env.cleanup().await;
+}

@@ -41,7 +41,9 @@ async fn every_write_leaves_exactly_the_documented_keys() {
     let conn = s.connection_id.unwrap();
     let exp = s.expires_at.as_millis() as i64;
 
-    // create: record, user index, connection key, bucket; all expiring with the session.
+    // create: record, user index, connection key, bucket; all expiring with the session: the
+    // record and connection key at PXAT expires_at - 1 (Redis keeps a key through the
+    // millisecond of its PXAT), the index keys at their latest member's expiry.
     let mut expected = vec![
         env.rec(&s),
         env.user("a:{b}*"),
@@ -56,9 +58,10 @@ async fn every_write_leaves_exactly_the_documented_keys() {
         env.conn(&conn),
         env.bucket(&s),
     );
-    assert_eq!(env.expire_time(&rec).await, exp);
-    assert_eq!(env.expire_time(&ck).await, exp);
+    assert_eq!(env.expire_time(&rec).await, exp - 1);
+    assert_eq!(env.expire_time(&ck).await, exp - 1);
     assert_eq!(env.expire_time(&user).await, exp);
+    assert_eq!(env.expire_time(&bucket).await, exp);
     assert_eq!(env.score(&user, &s).await, Some(exp as u64));
     assert_eq!(env.score(&bucket, &s).await, Some(exp as u64));
     let holder: String = env.raw.get(&ck).await.unwrap();
@@ -79,8 +82,10 @@ async fn every_write_leaves_exactly_the_documented_keys() {
     assert_eq!(old_conn, None, "old connection key removed");
     let user2 = env.user("other");
     assert_eq!(env.score(&user2, &next).await, Some(exp2 as u64));
-    assert_eq!(env.expire_time(&env.conn(&new_conn)).await, exp2);
-    assert_eq!(env.expire_time(&rec).await, exp2);
+    assert_eq!(env.expire_time(&env.conn(&new_conn)).await, exp2 - 1);
+    assert_eq!(env.expire_time(&rec).await, exp2 - 1);
+    assert_eq!(env.expire_time(&user2).await, exp2);
+    assert_eq!(env.expire_time(&bucket).await, exp2);
     assert_eq!(env.score(&bucket, &s).await, Some(exp2 as u64));
 
     // touch: the expiry moves everywhere, earlier this time.
@@ -88,8 +93,18 @@ async fn every_write_leaves_exactly_the_documented_keys() {
     let touched = env.store.touch(&s.id, soon).await.unwrap();
     assert_eq!(touched.version, 3);
     let t = soon.as_millis() as i64;
-    assert_eq!(env.expire_time(&rec).await, t);
-    assert_eq!(env.expire_time(&env.conn(&new_conn)).await, t);
+    assert_eq!(env.expire_time(&rec).await, t - 1);
+    assert_eq!(env.expire_time(&env.conn(&new_conn)).await, t - 1);
+    assert_eq!(
+        env.expire_time(&user2).await,
+        t,
+        "lowered with its latest member"
+    );
+    assert_eq!(
+        env.expire_time(&bucket).await,
+        t,
+        "lowered with its latest member"
+    );
     assert_eq!(env.score(&user2, &s).await, Some(t as u64));
     assert_eq!(env.score(&bucket, &s).await, Some(t as u64));
     let bytes: Vec<u8> = env.raw.get(&rec).await.unwrap();
@@ -121,12 +136,139 @@ async fn index_key_lives_as_long_as_its_longest_member() {
         env.expire_time(&key).await,
         long.expires_at.as_millis() as i64
     );
-    // Lowering the long one does not cut the short one out.
+    // Lowering the long one below the short one: the key now lives exactly as long as the
+    // short one, its latest member (not the highest expiry it ever had).
     env.store
         .touch(&long.id, SystemClock.now() + Duration::from_secs(30))
         .await
         .unwrap();
-    assert!(env.expire_time(&key).await >= short.expires_at.as_millis() as i64);
+    assert_eq!(
+        env.expire_time(&key).await,
+        short.expires_at.as_millis() as i64
+    );
+    // Deleting the latest member lowers it again.
+    assert!(env.store.delete(&short.id).await.unwrap());
+    let long = env.store.get(&long.id).await.unwrap().unwrap();
+    assert_eq!(
+        env.expire_time(&key).await,
+        long.expires_at.as_millis() as i64
+    );
+    env.cleanup().await;
+}
+
+/// A session id whose all-sessions bucket is `bucket` (its last hex digit).
+fn id_in_bucket(bucket: u8) -> session_core::SessionId {
+    let mut bytes = *session_core::SessionId::new().as_bytes();
+    bytes[15] = (bytes[15] & 0xf0) | (bucket & 0x0f);
+    session_core::SessionId::from_bytes(bytes)
+}
+
+/// The bound stated in the key-layout docs (`keys.rs`), checked on every key under the
+/// prefix after churn: sessions of several users in every bucket, some touched lower, some
+/// deleted, a batch left to expire, then one write into every bucket and every user index.
+/// Every key carries a TTL; a record or connection key expires at its session's
+/// `expires_at - 1`; an index key (user index, bucket) at exactly its latest member's expiry;
+/// and an index key that a write touched after members expired holds none of them.
+#[tokio::test]
+async fn every_key_expires_within_the_documented_bound_and_writes_trim_expired_members() {
+    let Some(mut env) = env("bound").await else {
+        return;
+    };
+    let users = ["u0", "u1", "u2"];
+    let short = Duration::from_millis(300);
+    let mut n = 0u8;
+    for round in 0..2u8 {
+        for b in 0..16u8 {
+            n = n.wrapping_add(1);
+            let user = users[usize::from(n) % users.len()];
+            let ttl = if round == 0 {
+                short
+            } else {
+                Duration::from_secs(600)
+            };
+            let mut s = session(user, ttl);
+            s.id = id_in_bucket(b);
+            let s = match env.store.create(s).await {
+                Ok(s) => s,
+                // A machine too loaded to create a short-lived one within its TTL.
+                Err(Error::InvalidInput { .. }) if round == 0 => continue,
+                Err(e) => panic!("create: {e:?}"),
+            };
+            // The short-lived batch is left alone (it may expire at any moment on a loaded
+            // machine); the long-lived one is deleted and touched lower here and there.
+            match n % 4 {
+                _ if round == 0 => {}
+                0 => {
+                    assert!(env.store.delete(&s.id).await.unwrap());
+                }
+                1 => {
+                    env.store
+                        .touch(&s.id, SystemClock.now() + Duration::from_secs(120))
+                        .await
+                        .unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+    // The short-lived batch expires; then one write into every bucket and user index.
+    tokio::time::sleep(short + Duration::from_millis(50)).await;
+    let expired_by = SystemClock.now();
+    for b in 0..16u8 {
+        let mut s = session(
+            users[usize::from(b) % users.len()],
+            Duration::from_secs(300),
+        );
+        s.id = id_in_bucket(b);
+        env.store.create(s).await.unwrap();
+    }
+    let keys = env.keys().await;
+    assert!(!keys.is_empty());
+    let mut problems = Vec::new();
+    for key in &keys {
+        let at = env.expire_time(key).await;
+        if at < 0 {
+            problems.push(format!("{key}: no TTL ({at})"));
+        }
+        let kind = &key[env.prefix.len() + 1..env.prefix.len() + 3];
+        match kind {
+            "s:" => {
+                let bytes: Vec<u8> = env.raw.get(key).await.unwrap();
+                let exp = session_core::codec::decode_header(&bytes)
+                    .unwrap()
+                    .expires_at
+                    .as_millis() as i64;
+                if at != exp - 1 {
+                    problems.push(format!("{key}: PXAT {at}, expires_at {exp}"));
+                }
+            }
+            "c:" => {
+                let holder: String = env.raw.get(key).await.unwrap();
+                let id = session_core::SessionId::parse(&holder).unwrap();
+                let s = env.store.get(&id).await.unwrap().expect("the holder lives");
+                if at != s.expires_at.as_millis() as i64 - 1 {
+                    problems.push(format!("{key}: PXAT {at}, holder expires {}", s.expires_at));
+                }
+            }
+            "u:" | "a:" => {
+                let members: Vec<(String, f64)> =
+                    env.raw.zrange_withscores(key, 0, -1).await.unwrap();
+                let top = members.iter().map(|m| m.1 as i64).max().unwrap_or(0);
+                if at != top {
+                    problems.push(format!("{key}: PXAT {at}, latest member {top}"));
+                }
+                let stale = members
+                    .iter()
+                    .filter(|m| m.1 as u64 <= expired_by.as_millis())
+                    .count();
+                if stale > 0 {
+                    problems.push(format!("{key}: {stale} expired members kept"));
+                }
+            }
+            _ => problems.push(format!("{key}: unknown kind")),
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
     env.cleanup().await;
 }
 

@@ -10,7 +10,8 @@ use testcontainers::core::IntoContainerPort;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use crate::process::{Watchdog, blocking, env_nonempty, info, info_field, run_with_timeout};
+use crate::process::{Watchdog, blocking, info, info_field};
+use crate::provision::{env_nonempty, run_with_timeout};
 
 /// The image used when `SESSION_STORE_REDIS_IMAGE` is not set.
 pub(crate) const DEFAULT_IMAGE: &str = "redis:7.4-alpine";
@@ -20,9 +21,14 @@ const CONTAINER_TIMEOUT: Duration = Duration::from_secs(20);
 const RUN_LABEL: &str = "io.session-stores.testkit.run";
 
 /// The image to use, or `None` when containers are switched off
-/// (`SESSION_STORE_REDIS_IMAGE=none`).
+/// (`SESSION_STORE_REDIS_IMAGE=none`), or when no image is named and
+/// `SESSION_STORE_IGNORE_SYSTEM_SERVERS=1` says not to use images found on the machine.
 pub(crate) fn configured_image() -> Option<String> {
-    let image = env_nonempty("SESSION_STORE_REDIS_IMAGE").unwrap_or_else(|| DEFAULT_IMAGE.into());
+    let image = match env_nonempty("SESSION_STORE_REDIS_IMAGE") {
+        Some(image) => image,
+        None if crate::provision::ignore_system() => return None,
+        None => DEFAULT_IMAGE.into(),
+    };
     (!image.eq_ignore_ascii_case("none")).then_some(image)
 }
 

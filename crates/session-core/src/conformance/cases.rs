@@ -44,6 +44,35 @@ pub async fn create_round_trips_every_field<S: Store + 'static>(f: Fixture<S>) {
     assert_eq!(*created, s);
 }
 
+/// IPv6 addresses keep their flowinfo and scope id (a link-local client address is only
+/// meaningful with its scope): what `get` reads is exactly what `create` returned.
+pub async fn ipv6_flowinfo_and_scope_id_round_trip<S: Store + 'static>(f: Fixture<S>) {
+    let mut s = f.session("alice");
+    s.client_addr = "[fe80::1%7]:40000".parse().unwrap();
+    s.server_addr = std::net::SocketAddr::V6(std::net::SocketAddrV6::new(
+        "2001:db8::1".parse().unwrap(),
+        8443,
+        0xabcde,
+        3,
+    ));
+    let created = f.create(s.clone()).await;
+    s.version = 1;
+    assert_eq!(*created, s);
+    assert_eq!(f.get(&s.id).await.as_deref(), Some(&s), "get");
+    let many = f.store.get_many(&[s.id]).await.unwrap();
+    assert_eq!(many[0].as_deref(), Some(&s), "get_many");
+    let touched = f
+        .store
+        .touch(&s.id, f.now() + Duration::from_secs(7200))
+        .await
+        .unwrap();
+    assert_eq!(touched.client_addr, s.client_addr, "touch");
+    assert_eq!(touched.server_addr, s.server_addr, "touch");
+    let by_user = f.by_user("alice").await;
+    assert_eq!(by_user.len(), 1);
+    assert_eq!(by_user[0].client_addr, s.client_addr, "by user");
+}
+
 /// A missing id reads as `None`, not an error.
 pub async fn get_missing_is_none<S: Store + 'static>(f: Fixture<S>) {
     assert!(f.get(&SessionId::new()).await.is_none());
@@ -317,16 +346,21 @@ pub async fn hostile_text_refused<S: Store + 'static>(_f: Fixture<S>) {
             other => panic!("{what}: expected InvalidInput on {field}, got {other:?}"),
         }
     }
-    // Braced, URN and upper-case UUID text is valid and means the same id.
+    // An id has one text form, the one it prints as (lower-case, hyphenated): braced, URN,
+    // upper-case and unhyphenated text is refused, so an id from outside (a token, a path)
+    // cannot name a session in a second spelling.
     let id = SessionId::parse("0190b0a0-0000-7000-8000-00000000000b").unwrap();
+    assert_eq!(SessionId::parse(&id.to_string()).ok(), Some(id));
     for text in [
         "{0190b0a0-0000-7000-8000-00000000000b}",
-        "urn:uuid:0190B0A0-0000-7000-8000-00000000000B",
-        "0190b0a00000700080000000000000 0b"
+        "urn:uuid:0190b0a0-0000-7000-8000-00000000000b",
+        "0190B0A0-0000-7000-8000-00000000000B",
+        "0190b0a0000070008000000000000 00b"
             .replace(' ', "")
             .as_str(),
     ] {
-        assert_eq!(SessionId::parse(text).ok(), Some(id), "{text}");
+        assert_invalid(SessionId::parse(text), "session_id");
+        assert_invalid(ConnectionId::parse(text), "connection_id");
     }
 }
 
@@ -1034,7 +1068,8 @@ pub async fn count_live_only<S: Store + 'static>(f: Fixture<S>) {
     assert_eq!(f.count().await, 1);
 }
 
-/// delete_expired reclaims expired sessions, reports how many, and leaves live ones alone.
+/// delete_expired reclaims expired sessions (those the store has not already dropped by
+/// itself), reports how many, and leaves live ones alone.
 pub async fn delete_expired_reclaims<S: Store + 'static>(f: Fixture<S>) {
     let keep = f.create(f.session("alice")).await;
     let mut doomed = Vec::new();
@@ -1047,7 +1082,10 @@ pub async fn delete_expired_reclaims<S: Store + 'static>(f: Fixture<S>) {
         "nothing expired yet"
     );
     f.expire_short_lived().await;
-    assert_eq!(f.store.delete_expired().await.unwrap(), 3);
+    // A store that drops expired sessions by itself (Redis: keys expire, index keys with
+    // their latest member) may find fewer than the three left to remove.
+    let reclaimed = f.store.delete_expired().await.unwrap();
+    assert!(reclaimed <= 3, "reclaimed {reclaimed} of 3 expired");
     assert_eq!(f.store.delete_expired().await.unwrap(), 0, "second pass");
     for s in &doomed {
         f.assert_gone(s).await;
@@ -1090,6 +1128,155 @@ pub async fn no_write_resurrects_expired<S: Store + 'static>(f: Fixture<S>) {
     );
     f.assert_gone(&s).await;
     assert_eq!(f.count().await, 0);
+}
+
+/// At the expiry millisecond itself a session is over for every operation: no write
+/// resurrects it (touch, update and update_with are `NotFound`, delete says `false`), its id
+/// and its connection id are free for a new create, and no read returns it. Each trial creates
+/// a session expiring a few tens of milliseconds ahead, waits until the store's clock reads
+/// exactly its `expires_at` (or just after) and sends one operation.
+pub async fn nothing_survives_the_expiry_millisecond<S: Store + 'static>(f: Fixture<S>) {
+    const OPS: [&str; 12] = [
+        "touch",
+        "update",
+        "update_with",
+        "delete",
+        "create id",
+        "create connection",
+        "get",
+        "get_many",
+        "by_user",
+        "by_connection",
+        "list",
+        "count",
+    ];
+    let mut failures = Vec::new();
+    let mut trials = 0;
+    let mut live = 0u64;
+    for round in 0..4 {
+        for op in OPS {
+            let user = format!("edge-{round}-{}", op.replace(' ', "-"));
+            let mut s = f.session(&user);
+            let exp = f.now() + Duration::from_millis(80);
+            s.expires_at = exp;
+            let s = match f.store.create(s).await {
+                Ok(s) => s,
+                // A machine too loaded to create it within its TTL: not this trial's question.
+                Err(Error::InvalidInput { .. }) => continue,
+                Err(e) => panic!("create: {e:?}"),
+            };
+            f.reach(exp).await;
+            trials += 1;
+            let later = f.now() + Duration::from_secs(3600);
+            let mut recreated = None;
+            let outcome: Result<(), String> = match op {
+                "touch" => match f.store.touch(&s.id, later).await {
+                    Err(Error::NotFound { .. }) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+                "update" => {
+                    let mut u = Session::clone(&s);
+                    u.expires_at = later;
+                    match f.store.update(u).await {
+                        Err(Error::NotFound { .. }) => Ok(()),
+                        other => Err(format!("{other:?}")),
+                    }
+                }
+                "update_with" => match f
+                    .store
+                    .update_with(&s.id, |x| {
+                        x.expires_at = later;
+                        Ok(())
+                    })
+                    .await
+                {
+                    Err(Error::NotFound { .. }) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+                "delete" => match f.store.delete(&s.id).await {
+                    Ok(false) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+                "create id" => {
+                    let mut n = f.session(&user);
+                    n.id = s.id;
+                    match f.store.create(n).await {
+                        Ok(n) => {
+                            recreated = Some(n);
+                            Ok(())
+                        }
+                        Err(e) => Err(format!("{e:?}")),
+                    }
+                }
+                "create connection" => {
+                    let mut n = f.session(&user);
+                    n.connection_id = s.connection_id;
+                    match f.store.create(n).await {
+                        Ok(_) => {
+                            live += 1;
+                            Ok(())
+                        }
+                        Err(e) => Err(format!("{e:?}")),
+                    }
+                }
+                "get" => match f.store.get(&s.id).await {
+                    Ok(None) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+                "get_many" => match f.store.get_many(&[s.id]).await {
+                    Ok(v) if v.len() == 1 && v[0].is_none() => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+                "by_user" => match f.store.get_by_user_id(&s.user_id).await {
+                    Ok(v) if v.is_empty() => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+                "by_connection" => {
+                    match f
+                        .store
+                        .get_by_connection_id(s.connection_id.as_ref().unwrap())
+                        .await
+                    {
+                        Ok(None) => Ok(()),
+                        other => Err(format!("{other:?}")),
+                    }
+                }
+                "list" => match f
+                    .store
+                    .list(&ListFilter::new().user(s.user_id.clone()))
+                    .await
+                {
+                    Ok(p) if p.total == 0 && p.sessions.is_empty() => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+                "count" => match f.store.count().await {
+                    Ok(n) if n == live => Ok(()),
+                    other => Err(format!("{other:?}, {live} live")),
+                },
+                _ => unreachable!(),
+            };
+            if let Err(e) = outcome {
+                failures.push(format!("{op} (round {round}): {e}"));
+            }
+            if let Some(n) = recreated {
+                live += 1;
+                if f.get(&s.id).await.as_deref() != Some(&*n) {
+                    failures.push(format!(
+                        "{op} (round {round}): the new session is not what get reads"
+                    ));
+                }
+            } else if f.get(&s.id).await.is_some() {
+                failures.push(format!("{op} (round {round}): readable again afterwards"));
+            }
+        }
+    }
+    assert!(trials > 0, "no trial got its session created in time");
+    assert!(
+        failures.is_empty(),
+        "{} of {trials} operations at the expiry millisecond treated the session as live:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Many users with many sessions each, written concurrently: the indexes agree with the data.
@@ -1155,6 +1342,7 @@ macro_rules! __conformance_cases {
         $crate::__conformance_expand!($setup;
             create_then_get,
             create_round_trips_every_field,
+            ipv6_flowinfo_and_scope_id_round_trip,
             get_missing_is_none,
             create_duplicate_id_fails,
             create_duplicate_connection_fails,
@@ -1206,6 +1394,7 @@ macro_rules! __conformance_cases {
             delete_expired_reclaims,
             expired_invisible_everywhere,
             no_write_resurrects_expired,
+            nothing_survives_the_expiry_millisecond,
             concurrent_mixed_writes_keep_indexes_consistent,
             metadata_at_limits_accepted,
         );

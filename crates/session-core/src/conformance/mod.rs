@@ -139,6 +139,26 @@ impl<S: Store + 'static> Fixture<S> {
             .await;
     }
 
+    /// Lets time pass until the store's clock reads `at` or later, arriving as close to `at`
+    /// as it can: it sleeps to a few milliseconds before, then spins on the clock (a manual
+    /// clock that does not move by itself is advanced the rest of the way).
+    async fn reach(&self, at: Timestamp) {
+        let early = Duration::from_millis(5);
+        let now = self.now();
+        if at > now + early {
+            self.time.advance((at - early).duration_since(now)).await;
+        }
+        let spin = std::time::Instant::now();
+        while self.now() < at {
+            if spin.elapsed() > Duration::from_millis(50) {
+                let now = self.now();
+                self.time.advance(at.duration_since(now)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
     async fn create(&self, s: Session) -> Arc<Session> {
         self.store.create(s).await.expect("create")
     }

@@ -489,10 +489,13 @@ impl<S: Store> SessionManager<S> {
     }
 
     /// Marks a session alive: moves its expiry to `idle_timeout` from now, never past
-    /// `created_at + max_lifetime`, and sets `last_active_at`.
+    /// `created_at + max_lifetime`, sets `last_active_at`, and, as the Go original's
+    /// heartbeat did, moves an [`Idle`](SessionState::Idle) or
+    /// [`Connecting`](SessionState::Connecting) session to [`Active`](SessionState::Active)
+    /// (other states are left as they are).
     ///
     /// Throttled: a heartbeat within [`ManagerConfig::heartbeat_interval`] of the last
-    /// written one reads the session but writes nothing, so a burst of heartbeats (from any
+    /// written one reads the session but writes nothing (unless it must move the state), so a burst of heartbeats (from any
     /// number of tasks or instances) costs at most one store write per interval; concurrent
     /// heartbeats that lose the compare-and-set re-read and see the winner's write.
     ///
@@ -521,7 +524,8 @@ impl<S: Store> SessionManager<S> {
                 self.delete_inner(id, DeleteReason::LifetimeEnded).await?;
                 return Err(Error::NotFound { id: *id });
             }
-            if now.duration_since(current.last_active_at) < interval {
+            let activate = matches!(current.state, SessionState::Idle | SessionState::Connecting);
+            if !activate && now.duration_since(current.last_active_at) < interval {
                 return Ok(Heartbeat {
                     session: current,
                     written: false,
@@ -530,6 +534,9 @@ impl<S: Store> SessionManager<S> {
             let mut next = Session::clone(&current);
             next.last_active_at = now;
             next.expires_at = (now + config.idle_timeout).min(end);
+            if activate {
+                next.state = SessionState::Active;
+            }
             match self.inner.store.update(next).await {
                 Ok(session) => {
                     bump(&counters.heartbeat_writes, 1);

@@ -6,9 +6,11 @@ local out = {}
 for _, id in ipairs(ids) do
   local cur = redis.call('GET', krec(p, id))
   if cur then
-    -- A record that is not this id's is returned empty: the client reports it as corrupt.
-    if #cur >= 33 and uuid_text(string.sub(cur, 18, 33)) ~= id then cur = '' end
-    out[#out + 1] = cur
+    if not over(head(cur), now) then
+      -- A record that is not this id's is returned empty: the client reports it as corrupt.
+      if #cur >= 33 and uuid_text(string.sub(cur, 18, 33)) ~= id then cur = '' end
+      out[#out + 1] = cur
+    end
   else
     redis.call('ZREM', KEYS[1], id)
   end

@@ -13,19 +13,19 @@ if op == 'claim' then
   if holder and holder ~= id then return {'HELD', holder, since} end
   local exp = tonumber(ARGV[3])
   local t = redis.call('PEXPIRETIME', KEYS[1])
-  if not holder or t < exp then redis.call('SET', KEYS[1], id .. '@' .. num(now_ms()), 'PXAT', num(exp)) end
+  if not holder or t < exp - 1 then redis.call('SET', KEYS[1], id .. '@' .. num(now_ms()), 'PXAT', pxat(exp)) end
   if holder then return {'MINE'} else return {'NEW'} end
 elseif op == 'takeover' then
   -- ARGV[3] expiry, ARGV[4] the stale holder found by 'claim'.
   if holder ~= ARGV[4] then return 0 end
-  redis.call('SET', KEYS[1], id .. '@' .. num(now_ms()), 'PXAT', ARGV[3])
+  redis.call('SET', KEYS[1], id .. '@' .. num(now_ms()), 'PXAT', pxat(tonumber(ARGV[3])))
   return 1
 elseif op == 'release' then
   if holder == id then redis.call('DEL', KEYS[1]) return 1 end
   return 0
 elseif op == 'expire' then
   -- ARGV[3] exact expiry.
-  if holder == id then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) return 1 end
+  if holder == id then redis.call('PEXPIREAT', KEYS[1], pxat(tonumber(ARGV[3]))) return 1 end
   return 0
 end
 return redis.error_reply('ERR session-store: unknown op')

@@ -11,12 +11,15 @@ elseif op == 'restore' then
   local cur = redis.call('ZSCORE', KEYS[1], id)
   if not cur or tonumber(cur) ~= tonumber(ARGV[3]) then return 0 end
   if ARGV[4] == '' then redis.call('ZREM', KEYS[1], id) else redis.call('ZADD', KEYS[1], 'XX', ARGV[4], id) end
+  settle(KEYS[1], now_ms())
   return 1
 elseif op == 'set' then
-  index_set(KEYS[1], tonumber(ARGV[3]), id)
+  index_set(KEYS[1], tonumber(ARGV[3]), id, now_ms())
   return 1
 elseif op == 'remove' then
-  return redis.call('ZREM', KEYS[1], id)
+  local n = redis.call('ZREM', KEYS[1], id)
+  settle(KEYS[1], now_ms())
+  return n
 elseif op == 'live' then
   -- The live ids, after pruning.
   local now = now_ms()

@@ -9,18 +9,18 @@ for _, id in ipairs(ids) do
     local rk = krec(p, id)
     local cur = redis.call('GET', rk)
     local o = cur and parse(cur)
-    if cur and (o == nil or o.user == user) then
+    if cur and not over(o, now) and (o == nil or o.user == user) then
       -- A record whose head cannot be read is deleted too: revocation must not miss it.
       redis.call('DEL', rk)
       if o and o.conn then
         local ck = kconn(p, o.conn)
         if redis.call('GET', ck) == id then redis.call('DEL', ck) end
       end
-      redis.call('ZREM', kbucket(p, id), id)
+      index_remove(kbucket(p, id), id, now)
       deleted[#deleted + 1] = id
     end
     redis.call('ZREM', KEYS[1], id)
   end
 end
-prune(KEYS[1], now)
+settle(KEYS[1], now)
 return deleted

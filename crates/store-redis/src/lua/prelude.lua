@@ -27,10 +27,12 @@ local UUID_FMT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%0
 local function uuid_text(raw) return string.format(UUID_FMT, string.byte(raw, 1, 16)) end
 
 -- The index-relevant fields of a record, raw (no formatting), or nil if it is not a
--- well-formed record head: version, exp, conn_raw (16 bytes or nil), user (its bytes).
+-- well-formed record head: vraw (the version's 8 bytes: versions never pass through a Lua
+-- number, which is a double), exp (expiries are below 2^53: validated on every write),
+-- conn_raw (16 bytes or nil), user (its bytes).
 local function head(rec)
   if not rec or #rec < 53 or string.byte(rec, 1) ~= 1 then return nil end
-  local r = { version = u64(rec, 1), exp = u64(rec, 9) }
+  local r = { vraw = string.sub(rec, 2, 9), exp = u64(rec, 9) }
   local pos = 51
   if string.byte(rec, 51) % 2 == 1 then
     if #rec < pos + 18 then return nil end
@@ -43,6 +45,14 @@ local function head(rec)
   r.user = string.sub(rec, pos + 3, pos + 2 + len)
   return r
 end
+
+-- The PXAT of a key that must be gone from the millisecond `exp` on: Redis keeps a key
+-- through the millisecond of its PXAT and drops it strictly after.
+local function pxat(exp) return num(exp - 1) end
+
+-- Is a record over at `now` by its own expires_at? (An unreadable head is not "over": the
+-- callers report it as corrupt.)
+local function over(r, now) return r ~= nil and r.exp <= now end
 
 -- Is `s` UTF-8 (lead and continuation bytes well placed)?
 local function utf8_ok(s)
@@ -72,11 +82,13 @@ local function whole(rec, id)
   if not r or uuid_text(string.sub(rec, 18, 33)) ~= id then return false end
   if string.byte(rec, 50) > 4 then return false end
   local flags = string.byte(rec, 51)
-  if flags > 7 then return false end
+  if flags > 31 then return false end
   if #r.user > 256 or string.find(r.user, '%c') or not utf8_ok(r.user) then return false end
+  local function bit(b) return math.floor(flags / b) % 2 == 1 end
   local pos = 51 + (flags % 2) * 16 + 2 + #r.user
-  pos = pos + (math.floor(flags / 2) % 2 == 1 and 18 or 6)
-  pos = pos + (math.floor(flags / 4) % 2 == 1 and 18 or 6) + 44
+  -- Each address: 6 (IPv4), 18 (IPv6), 26 (IPv6 with flowinfo and scope id).
+  pos = pos + (bit(2) and 18 or 6) + (bit(8) and 8 or 0)
+  pos = pos + (bit(4) and 18 or 6) + (bit(16) and 8 or 0) + 44
   local function len16(at)
     local lo, hi = string.byte(rec, at + 1, at + 2)
     if not hi then return nil end
@@ -112,55 +124,47 @@ local function kuser(p, user) return p .. ':u:{' .. esc(user) .. '}' end
 local function kconn(p, c) return p .. ':c:{' .. c .. '}' end
 local function kbucket(p, id) return p .. ':a:{' .. string.sub(id, -1) .. '}' end
 
--- Removes up to 64 members whose expiry has passed. Writes call it on one write in eight
--- (chosen by the clock), which still removes far more than writes add; reads always prune.
+-- Every write that touches an index key (user index, bucket) settles it: members whose
+-- expiry has passed are removed, and the key's PXAT is set to its latest member's expiry, so
+-- that no index key outlives the last session it can name (reads through an index prune too).
 local function prune(key, now)
-  local old = redis.call('ZRANGE', key, '-inf', now, 'BYSCORE', 'LIMIT', 0, 64)
-  if #old > 0 then redis.call('ZREM', key, unpack(old)) end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', num(now))
 end
-local function maybe_prune(key, now)
-  if now % 8 == 0 then prune(key, now) end
-end
-
--- User index keys expire with their longest-lived member. Bucket keys (':a:') do not expire:
--- their expired members are what delete_expired reclaims and counts.
-local function keep_alive(key, exp)
-  if string.find(key, ':a:{', 1, true) then return end
-  local t = redis.call('PEXPIRETIME', key)
-  if t < exp then redis.call('PEXPIREAT', key, num(exp)) end
+local function settle(key, now)
+  prune(key, now)
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', key, num(tonumber(top[2]))) end
 end
 
--- Adds or raises an index entry. Returns 1 if the member was new.
+-- Adds or raises an index entry (Cluster, before the record is written). Returns 1 if the
+-- member was new.
 local function index_raise(key, exp, id, now)
   local existed = redis.call('ZSCORE', key, id)
   redis.call('ZADD', key, 'GT', exp, id)
-  keep_alive(key, exp)
-  maybe_prune(key, now)
+  settle(key, now)
   if existed then return 0 else return 1 end
 end
 
--- Sets a user index entry to `exp` (standalone scripts, where nothing can interleave).
-local function user_put(key, exp, id, now)
+-- Sets an index entry to `exp` (standalone scripts, where nothing can interleave).
+local function index_put(key, exp, id, now)
   redis.call('ZADD', key, exp, id)
-  local t = redis.call('PEXPIRETIME', key)
-  if t < exp then redis.call('PEXPIREAT', key, num(exp)) end
-  maybe_prune(key, now)
+  settle(key, now)
 end
 
--- Sets a bucket entry to `exp` (standalone).
-local function bucket_put(key, exp, id, now)
-  redis.call('ZADD', key, exp, id)
-  maybe_prune(key, now)
+-- Removes an index entry.
+local function index_remove(key, id, now)
+  redis.call('ZREM', key, id)
+  settle(key, now)
 end
 
 -- Sets an index entry to exactly `exp` (lowering it if need be) if it is there.
-local function index_set(key, exp, id)
+local function index_set(key, exp, id, now)
   redis.call('ZADD', key, 'XX', exp, id)
-  keep_alive(key, exp)
+  settle(key, now)
 end
 
--- Is the session `holder` alive and holding connection `conn`?
-local function holds(p, holder, conn)
+-- Is the session `holder` alive at `now` and holding connection `conn`?
+local function holds(p, holder, conn, now)
   local r = parse(redis.call('GET', krec(p, holder)))
-  return r ~= nil and r.conn == conn
+  return r ~= nil and r.exp > now and r.conn == conn
 end

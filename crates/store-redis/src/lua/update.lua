@@ -1,9 +1,9 @@
 -- KEYS: record, new user index, bucket[, new connection key]. ARGV: prefix, id, new record,
--- expected version, new expiry ms[, new connection id]. Compare-and-set that moves the user
--- and connection index entries when they change.
-local p, id, rec, expected, exp = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+-- expected version (its 8 bytes, LE), new expiry ms[, new connection id]. Compare-and-set
+-- that moves the user and connection index entries when they change.
+local p, id, rec, expected, exp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local n = head(rec)
-if not n or n.version ~= expected + 1 or n.exp ~= exp then
+if not n or n.exp ~= exp then
   return redis.error_reply('ERR session-store: malformed record')
 end
 local now = now_ms()
@@ -11,25 +11,27 @@ if exp <= now then return {'PAST'} end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'NOT_FOUND'} end
 local o = head(cur)
-if not o or not whole(cur, id) then return {'CORRUPT'} end
-if o.version ~= expected then return {'CONFLICT', num(o.version)} end
+if not o then return {'CORRUPT'} end
+if over(o, now) then return {'NOT_FOUND'} end
+if not whole(cur, id) then return {'CORRUPT'} end
+if o.vraw ~= expected then return {'CONFLICT', o.vraw} end
 local conn_moved = o.conn_raw ~= n.conn_raw
 if KEYS[4] and conn_moved then
   local holder = redis.call('GET', KEYS[4])
-  if holder and holder ~= id and holds(p, holder, ARGV[6]) then return {'EXISTS_CONN'} end
+  if holder and holder ~= id and holds(p, holder, ARGV[6], now) then return {'EXISTS_CONN'} end
 end
 if o.exp == exp and o.user == n.user and not conn_moved then
   -- The common update (state, counters, metadata): every index entry is already right.
-  redis.call('SET', KEYS[1], rec, 'PXAT', ARGV[5])
+  redis.call('SET', KEYS[1], rec, 'PXAT', pxat(exp))
   return {'OK'}
 end
-if KEYS[4] then redis.call('SET', KEYS[4], id, 'PXAT', ARGV[5]) end
+if KEYS[4] then redis.call('SET', KEYS[4], id, 'PXAT', pxat(exp)) end
 if o.conn_raw and conn_moved then
   local ck = kconn(p, uuid_text(o.conn_raw))
   if redis.call('GET', ck) == id then redis.call('DEL', ck) end
 end
-if o.user ~= n.user then redis.call('ZREM', kuser(p, o.user), id) end
-user_put(KEYS[2], exp, id, now)
-bucket_put(KEYS[3], exp, id, now)
-redis.call('SET', KEYS[1], rec, 'PXAT', ARGV[5])
+if o.user ~= n.user then index_remove(kuser(p, o.user), id, now) end
+index_put(KEYS[2], exp, id, now)
+index_put(KEYS[3], exp, id, now)
+redis.call('SET', KEYS[1], rec, 'PXAT', pxat(exp))
 return {'OK'}
