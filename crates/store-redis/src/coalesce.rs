@@ -26,7 +26,17 @@ use fred::types::Value;
 use tokio::sync::oneshot;
 
 /// What a read gets back: a value (or none) per key asked, in order.
-pub(crate) type Reply = Result<Vec<Option<Bytes>>, FredError>;
+pub(crate) type Reply = Result<Fetched, FredError>;
+
+/// The values of one read, and whether they came from an `MGET`.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    /// A value (or none) per key asked, in order.
+    pub(crate) values: Vec<Option<Bytes>>,
+    /// Whether the command was an `MGET`: it answers nil for a key of another type, where a
+    /// `GET` answers WRONGTYPE, so the caller must ask a miss its TYPE.
+    pub(crate) by_mget: bool,
+}
 
 /// The most keys one `MGET` batch carries; a longer queue goes out in several batches.
 pub(crate) const MAX_BATCH_KEYS: usize = 512;
@@ -67,7 +77,10 @@ impl Coalescer {
     /// The values of `keys`, in order: sent at once if a slot is free, else with the next batch.
     pub(crate) async fn fetch(self: &Arc<Self>, keys: Vec<String>) -> Reply {
         if keys.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Fetched {
+                values: Vec::new(),
+                by_mget: false,
+            });
         }
         // Ok: a slot was free, send now; Err: queued, wait for the batch.
         let slot = {
@@ -102,7 +115,10 @@ impl Coalescer {
             return client
                 .get::<Option<Bytes>, _>(key.as_str())
                 .await
-                .map(|v| vec![v]);
+                .map(|v| Fetched {
+                    values: vec![v],
+                    by_mget: false,
+                });
         }
         let n = keys.len();
         let values = match client.mget::<Value, _>(keys).await? {
@@ -112,7 +128,10 @@ impl Coalescer {
             other => vec![into_bytes(other)],
         };
         if values.len() == n {
-            Ok(values)
+            Ok(Fetched {
+                values,
+                by_mget: true,
+            })
         } else {
             Err(FredError::new(
                 ErrorKind::Protocol,
@@ -125,11 +144,17 @@ impl Coalescer {
     async fn send_batch(&self, batch: Vec<Waiter>) {
         let keys: Vec<String> = batch.iter().flat_map(|w| w.keys.iter().cloned()).collect();
         match self.send(keys).await {
-            Ok(mut values) => {
+            Ok(Fetched {
+                mut values,
+                by_mget,
+            }) => {
                 // `send` checked the count; split from the back so each share is a move.
                 for w in batch.into_iter().rev() {
                     let share = values.split_off(values.len() - w.keys.len());
-                    let _ = w.reply.send(Ok(share));
+                    let _ = w.reply.send(Ok(Fetched {
+                        values: share,
+                        by_mget,
+                    }));
                 }
             }
             Err(e) => {

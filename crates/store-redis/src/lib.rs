@@ -73,8 +73,8 @@
 //! `Error::Codec`, an expired one only its caller's miss, and a failed batch is each of its
 //! callers' error, mapped as any read's. A queued read waits for the batch in flight and then
 //! its own, each bounded by the command timeout. `MGET` answers nil for a key of another type,
-//! where `GET` answers WRONGTYPE: a coalesced read that misses asks that key's `TYPE` (one more
-//! round trip, on misses only), so a record key overwritten with, say, a hash is
+//! where `GET` answers WRONGTYPE: a read answered by a batch's `MGET` asks its misses' `TYPE` (one
+//! more round trip, only then), so a record key overwritten with, say, a hash is
 //! `Error::Codec` on every read, coalesced or not.
 //!
 //! Every command has a timeout ([`RedisConfig::command_timeout`], 1 s by default) and the

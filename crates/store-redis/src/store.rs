@@ -469,11 +469,14 @@ impl Inner {
     async fn get_raw(&self, key: String) -> Result<Option<Bytes>> {
         if let Some(c) = &self.coalescer {
             let keys = vec![key];
-            let values = c.fetch(keys.clone()).await.map_err(map_err)?;
-            // A batch is an MGET, which answers nil for a key of another type: a miss is asked
-            // its TYPE, so that the answer is the one a plain GET gives (WRONGTYPE, Codec).
-            check_misses(self.pool.next(), &keys, &values).await?;
-            return Ok(values.into_iter().next().flatten());
+            let fetched = c.fetch(keys.clone()).await.map_err(map_err)?;
+            // Sent alone it was a GET (WRONGTYPE speaks for itself); in a batch, an MGET, which
+            // answers nil for a key of another type: then a miss is asked its TYPE, so that the
+            // answer is the one a GET gives (Codec).
+            if fetched.by_mget {
+                check_misses(self.pool.next(), &keys, &fetched.values).await?;
+            }
+            return Ok(fetched.values.into_iter().next().flatten());
         }
         let client = self.pool.next();
         #[cfg(feature = "replicas")]
@@ -536,9 +539,11 @@ impl Inner {
         }
         let raw: Vec<Option<Bytes>> = if let Some(c) = &self.coalescer {
             let keys: Vec<String> = ids.iter().map(|id| self.keys.record(id)).collect();
-            let raw = c.fetch(keys.clone()).await.map_err(map_err)?;
-            check_misses(self.pool.next(), &keys, &raw).await?;
-            raw
+            let fetched = c.fetch(keys.clone()).await.map_err(map_err)?;
+            if fetched.by_mget {
+                check_misses(self.pool.next(), &keys, &fetched.values).await?;
+            }
+            fetched.values
         } else if self.clustered {
             // Records hash to different slots: one GET each, sent together.
             join_all(ids.iter().map(|id| self.get_raw(self.keys.record(id))))
