@@ -21,7 +21,7 @@ pub(crate) use lock::{LOCK_ATTEMPTS, backoff};
 
 use crate::error::{conflict, corrupt, lock_lost, past, protocol};
 use crate::store::{Inner, bytes_of, decode_for, ids_of, next_version, status, version_arg};
-use lock::Locked;
+use lock::{LockMode, Locked};
 
 impl Inner {
     pub(crate) async fn by_user_cluster(&self, key: String) -> Result<Vec<Session>> {
@@ -66,7 +66,7 @@ impl Inner {
 
     pub(crate) async fn create_cluster(&self, session: &Session, bytes: Bytes) -> Result<()> {
         let id = session.id;
-        let token = match self.lock(&id, "create", 0).await? {
+        let token = match self.lock(&id, LockMode::Create).await? {
             Ok((token, _)) => token,
             // Taken, or being taken by a concurrent create.
             Err(Locked::Exists | Locked::Busy(_)) => {
@@ -109,7 +109,7 @@ impl Inner {
         expected: u64,
     ) -> Result<()> {
         let id = session.id;
-        let (token, old) = match self.lock(&id, "cas", expected).await? {
+        let (token, old) = match self.lock(&id, LockMode::Cas(expected)).await? {
             Ok(locked) => locked,
             Err(Locked::NotFound) => return Err(Error::NotFound { id }),
             Err(Locked::Corrupt) => return Err(corrupt()),
@@ -171,7 +171,7 @@ impl Inner {
         expires_at: Timestamp,
     ) -> Result<Session> {
         for attempt in 0..LOCK_ATTEMPTS {
-            let (token, current) = match self.lock(id, "any", 0).await? {
+            let (token, current) = match self.lock_waiting(id, LockMode::Any).await? {
                 Ok((token, Some(bytes))) => match decode_for(&bytes, id) {
                     Ok(s) => (token, s),
                     Err(e) => {
@@ -184,10 +184,6 @@ impl Inner {
                     return Err(Error::NotFound { id: *id });
                 }
                 Err(Locked::NotFound) => return Err(Error::NotFound { id: *id }),
-                Err(Locked::Busy(_)) => {
-                    backoff(attempt).await;
-                    continue;
-                }
                 Err(_) => return Err(protocol("lock for touch")),
             };
             let next = match next_version(current.version) {
@@ -248,47 +244,40 @@ impl Inner {
         id: &SessionId,
         user: Option<&UserId>,
     ) -> Result<bool> {
-        for attempt in 0..LOCK_ATTEMPTS {
-            let token = match self.lock(id, "any", 0).await? {
-                Ok((token, _)) => token,
-                Err(Locked::NotFound) => return Ok(false),
-                Err(Locked::Busy(_)) => {
-                    backoff(attempt).await;
-                    continue;
-                }
-                Err(_) => return Err(protocol("lock for delete")),
-            };
-            let v = self
-                .record_op(
-                    id,
-                    vec![
-                        "delete".into(),
-                        token.into(),
-                        user.map_or_else(String::new, |u| u.as_str().to_owned())
-                            .into(),
-                    ],
-                )
-                .await?;
-            let Some(bytes) = bytes_of(&v) else {
-                return Ok(false);
-            };
-            match codec::decode(bytes) {
-                Ok(old) => self.settle_indexes(Some(&old), None).await?,
-                Err(_) => {
-                    // An unreadable record: drop the hints we can name.
-                    if let Some(u) = user {
-                        let _ = self
-                            .index_op(self.keys.user(u), "remove", id, Timestamp::EPOCH)
-                            .await;
-                    }
+        let token = match self.lock_waiting(id, LockMode::Any).await? {
+            Ok((token, _)) => token,
+            Err(Locked::NotFound) => return Ok(false),
+            Err(_) => return Err(protocol("lock for delete")),
+        };
+        let v = self
+            .record_op(
+                id,
+                vec![
+                    "delete".into(),
+                    token.into(),
+                    user.map_or_else(String::new, |u| u.as_str().to_owned())
+                        .into(),
+                ],
+            )
+            .await?;
+        let Some(bytes) = bytes_of(&v) else {
+            return Ok(false);
+        };
+        match codec::decode(bytes) {
+            Ok(old) => self.settle_indexes(Some(&old), None).await?,
+            Err(_) => {
+                // An unreadable record: drop the hints we can name.
+                if let Some(u) = user {
                     let _ = self
-                        .index_op(self.keys.bucket_of(id), "remove", id, Timestamp::EPOCH)
+                        .index_op(self.keys.user(u), "remove", id, Timestamp::EPOCH)
                         .await;
                 }
+                let _ = self
+                    .index_op(self.keys.bucket_of(id), "remove", id, Timestamp::EPOCH)
+                    .await;
             }
-            return Ok(true);
         }
-        Err(lock_lost())
+        Ok(true)
     }
 
     pub(crate) async fn live_ids(&self, key: String) -> Result<Vec<SessionId>> {
