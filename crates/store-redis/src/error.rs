@@ -1,10 +1,7 @@
 //! How errors are mapped: fred's to ours, and the store's own failures.
 
 use fred::prelude::ErrorKind;
-use fred::types::Value;
 use session_core::{CodecError, Collision, Error, Session, SessionId};
-
-use crate::store::version_of;
 
 /// A key under the prefix holding a value of another type than the store writes there (a
 /// hash at a record key): foreign data, reported as a corrupt record is.
@@ -44,8 +41,7 @@ pub(crate) fn protocol(what: &'static str) -> Error {
     Error::backend(format!("unexpected reply from Redis: {what}"))
 }
 
-pub(crate) fn conflict(id: SessionId, expected: u64, actual: Option<&Value>) -> Error {
-    let actual = version_of(actual);
+pub(crate) fn conflict(id: SessionId, expected: u64, actual: u64) -> Error {
     Error::Conflict {
         id,
         expected,

@@ -6,7 +6,7 @@ use futures::future::join_all;
 use session_core::{Clock, ConnectionId, Result, Session, SessionId, Timestamp};
 
 use crate::error::{conn_taken, protocol};
-use crate::store::{Inner, status};
+use crate::store::{Inner, Status, flag};
 
 impl Inner {
     pub(crate) async fn conn_op(&self, conn: &ConnectionId, args: Vec<Value>) -> Result<Value> {
@@ -32,7 +32,7 @@ impl Inner {
                 ],
             )
             .await?;
-        Ok(matches!(v, Value::Integer(1)))
+        Ok(flag(&v))
     }
 
     /// must release it), Ok(false) if the session already held it.
@@ -48,21 +48,10 @@ impl Inner {
                     vec!["claim".into(), id.clone().into(), exp.clone().into()],
                 )
                 .await?;
-            let (s, arg) = status(&v)?;
-            match s.as_str() {
-                "NEW" => return Ok(true),
-                "MINE" => return Ok(false),
-                "HELD" => {
-                    let holder = arg
-                        .and_then(|v| v.as_str())
-                        .and_then(|s| SessionId::parse(&s).ok())
-                        .ok_or(protocol("claim holder"))?;
-                    let since = match &v {
-                        Value::Array(items) => items.get(2).and_then(|v| v.as_str()),
-                        _ => None,
-                    }
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .unwrap_or(0);
+            match Status::parse(&v)? {
+                Status::New => return Ok(true),
+                Status::Mine => return Ok(false),
+                Status::Held { holder, since } => {
                     // The holder may be a leftover: check its record in its own slot. A claim
                     // younger than the grace period may belong to a create still under way.
                     let live = matches!(self.get(&holder).await,
@@ -83,7 +72,7 @@ impl Inner {
                             ],
                         )
                         .await?;
-                    if matches!(took, Value::Integer(1)) {
+                    if flag(&took) {
                         return Ok(true);
                     }
                 }

@@ -6,7 +6,7 @@ use session_core::{Result, SessionId};
 
 use super::index::CLAIM_GRACE;
 use crate::error::{lock_lost, protocol};
-use crate::store::{Inner, bytes_of, status, version_arg, version_of};
+use crate::store::{Inner, Status, version_arg};
 
 /// What a write lock asks of the record it locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,15 +52,13 @@ impl Inner {
                 ],
             )
             .await?;
-        let (s, arg) = status(&v)?;
-        let version = || version_of(arg);
-        Ok(match s.as_str() {
-            "OK" => Ok((token, arg.and_then(bytes_of).map(Bytes::copy_from_slice))),
-            "EXISTS_ID" => Err(Locked::Exists),
-            "NOT_FOUND" => Err(Locked::NotFound),
-            "CORRUPT" => Err(Locked::Corrupt),
-            "CONFLICT" => Err(Locked::Conflict(version())),
-            "BUSY" => Err(Locked::Busy(version())),
+        Ok(match Status::parse(&v)? {
+            Status::Ok(record) => Ok((token, record)),
+            Status::ExistsId => Err(Locked::Exists),
+            Status::NotFound => Err(Locked::NotFound),
+            Status::Corrupt => Err(Locked::Corrupt),
+            Status::Conflict(version) => Err(Locked::Conflict(version)),
+            Status::Busy(version) => Err(Locked::Busy(version)),
             _ => return Err(protocol("lock")),
         })
     }

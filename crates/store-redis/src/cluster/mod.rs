@@ -20,7 +20,7 @@ use session_core::{Collision, Error, Result, Session, SessionId, Timestamp, User
 pub(crate) use lock::{LOCK_ATTEMPTS, backoff};
 
 use crate::error::{conflict, corrupt, lock_lost, past, protocol};
-use crate::store::{Inner, bytes_of, decode_for, ids_of, next_version, status, version_arg};
+use crate::store::{Inner, Status, bytes_of, decode_for, ids_of, next_version, version_arg};
 use lock::{LockMode, Locked};
 
 impl Inner {
@@ -88,11 +88,11 @@ impl Inner {
             )
             .await;
         let failure = match &v {
-            Ok(v) => match status(v)?.0.as_str() {
-                "OK" => return Ok(()),
-                "PAST" => past(),
-                "EXISTS_ID" => Error::AlreadyExists(Collision::SessionId(id)),
-                "LOST" => lock_lost(),
+            Ok(v) => match Status::parse(v)? {
+                Status::Ok(_) => return Ok(()),
+                Status::Past => past(),
+                Status::ExistsId => Error::AlreadyExists(Collision::SessionId(id)),
+                Status::Lost => lock_lost(),
                 _ => protocol("create"),
             },
             Err(_) => return v.map(drop),
@@ -141,24 +141,18 @@ impl Inner {
             )
             .await;
         let failure = match &v {
-            Ok(v) => {
-                let (s, arg) = status(v)?;
-                match s.as_str() {
-                    "OK" => {
-                        let old = arg
-                            .and_then(bytes_of)
-                            .or(old.as_deref())
-                            .and_then(|b| codec::decode(b).ok());
-                        return self.settle_indexes(old.as_ref(), Some(session)).await;
-                    }
-                    "PAST" => past(),
-                    "NOT_FOUND" => Error::NotFound { id },
-                    "CORRUPT" => corrupt(),
-                    "CONFLICT" => conflict(id, expected, arg),
-                    "LOST" => lock_lost(),
-                    _ => protocol("update"),
+            Ok(v) => match Status::parse(v)? {
+                Status::Ok(before) => {
+                    let old = before.or(old).and_then(|b| codec::decode(&b).ok());
+                    return self.settle_indexes(old.as_ref(), Some(session)).await;
                 }
-            }
+                Status::Past => past(),
+                Status::NotFound => Error::NotFound { id },
+                Status::Corrupt => corrupt(),
+                Status::Conflict(actual) => conflict(id, expected, actual),
+                Status::Lost => lock_lost(),
+                _ => protocol("update"),
+            },
             Err(_) => return v.map(drop),
         };
         self.rollback(session, raised).await;
@@ -214,23 +208,23 @@ impl Inner {
                     ],
                 )
                 .await?;
-            let (s, arg) = status(&v)?;
-            if s == "OK" {
-                let new = decode_for(arg.and_then(bytes_of).ok_or(protocol("touch"))?, id)?;
+            let status = Status::parse(&v)?;
+            if let Status::Ok(after) = status {
+                let new = decode_for(&after.ok_or_else(|| protocol("touch"))?, id)?;
                 self.settle_indexes(Some(&current), Some(&new)).await?;
                 return Ok(new);
             }
             self.rollback(&raised_session, raised).await;
-            if s == "CONFLICT" {
-                // Written by someone else since it was locked (the lock expired): again.
-                backoff(attempt).await;
-                continue;
-            }
-            return Err(match s.as_str() {
-                "PAST" => past(),
-                "NOT_FOUND" => Error::NotFound { id: *id },
-                "CORRUPT" => corrupt(),
-                "LOST" => lock_lost(),
+            return Err(match status {
+                Status::Conflict(_) => {
+                    // Written by someone else since it was locked (the lock expired): again.
+                    backoff(attempt).await;
+                    continue;
+                }
+                Status::Past => past(),
+                Status::NotFound => Error::NotFound { id: *id },
+                Status::Corrupt => corrupt(),
+                Status::Lost => lock_lost(),
                 _ => protocol("touch"),
             });
         }

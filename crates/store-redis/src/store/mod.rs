@@ -24,7 +24,7 @@ use session_core::{
     SystemClock, Timestamp, UserId, codec, validate_expiry,
 };
 
-pub(crate) use reply::{bytes_of, ids_of, status, version_of};
+pub(crate) use reply::{Status, bytes_of, flag, ids_of};
 pub(crate) use scripts::{Scripts, eval_once, version_arg};
 
 use crate::coalesce::Coalescer;

@@ -9,7 +9,7 @@ use fred::prelude::{Client, KeysInterface};
 use fred::types::Value;
 use session_core::{Collision, Error, Result, Session, SessionId, Timestamp, UserId, codec};
 
-use super::{Inner, bytes_of, decode_for, ids_of, next_version, status, version_arg, version_of};
+use super::{Inner, Status, bytes_of, decode_for, flag, ids_of, next_version, version_arg};
 use crate::cluster::{LOCK_ATTEMPTS, backoff};
 use crate::coalesce::Coalescer;
 use crate::error::{conflict, conn_taken, corrupt, map_err, past, protocol, wrong_type};
@@ -116,18 +116,18 @@ impl Inner {
                 vec![self.prefix(), Value::from(id.to_string())],
             )
             .await?;
-        Ok(matches!(v, Value::Integer(1)))
+        Ok(flag(&v))
     }
 
     pub(super) async fn create_standalone(&self, session: &Session, bytes: Bytes) -> Result<()> {
         let (keys, mut args) = self.write_keys(session);
         args[2] = Value::Bytes(bytes);
         let v = self.eval(&self.scripts.create, keys, args).await?;
-        match status(&v)?.0.as_str() {
-            "OK" => Ok(()),
-            "PAST" => Err(past()),
-            "EXISTS_ID" => Err(Error::AlreadyExists(Collision::SessionId(session.id))),
-            "EXISTS_CONN" => Err(conn_taken(session)),
+        match Status::parse(&v)? {
+            Status::Ok(_) => Ok(()),
+            Status::Past => Err(past()),
+            Status::ExistsId => Err(Error::AlreadyExists(Collision::SessionId(session.id))),
+            Status::ExistsConn => Err(conn_taken(session)),
             _ => Err(protocol("create")),
         }
     }
@@ -142,14 +142,13 @@ impl Inner {
         args[2] = Value::Bytes(bytes);
         args.insert(3, version_arg(expected));
         let v = self.eval(&self.scripts.update, keys, args).await?;
-        let (s, arg) = status(&v)?;
-        match s.as_str() {
-            "OK" => Ok(()),
-            "PAST" => Err(past()),
-            "NOT_FOUND" => Err(Error::NotFound { id: session.id }),
-            "CORRUPT" => Err(corrupt()),
-            "CONFLICT" => Err(conflict(session.id, expected, arg)),
-            "EXISTS_CONN" => Err(conn_taken(session)),
+        match Status::parse(&v)? {
+            Status::Ok(_) => Ok(()),
+            Status::Past => Err(past()),
+            Status::NotFound => Err(Error::NotFound { id: session.id }),
+            Status::Corrupt => Err(corrupt()),
+            Status::Conflict(actual) => Err(conflict(session.id, expected, actual)),
+            Status::ExistsConn => Err(conn_taken(session)),
             _ => Err(protocol("update")),
         }
     }
@@ -205,18 +204,17 @@ impl Inner {
                     ],
                 )
                 .await?;
-            let (s, arg) = status(&v)?;
-            match s.as_str() {
-                "OK" => {
+            match Status::parse(&v)? {
+                Status::Ok(_) => {
                     session.version = next;
                     session.expires_at = expires_at;
                     return Ok(session);
                 }
-                "PAST" => return Err(past()),
-                "NOT_FOUND" => return Err(Error::NotFound { id: *id }),
-                "CORRUPT" => return Err(corrupt()),
-                "CONFLICT" => {
-                    last = version_of(arg);
+                Status::Past => return Err(past()),
+                Status::NotFound => return Err(Error::NotFound { id: *id }),
+                Status::Corrupt => return Err(corrupt()),
+                Status::Conflict(actual) => {
+                    last = actual;
                     backoff(attempt).await;
                 }
                 _ => return Err(protocol("touch")),
