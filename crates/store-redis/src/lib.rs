@@ -94,7 +94,7 @@
 mod cluster;
 mod coalesce;
 mod config;
-mod connection;
+pub mod connection;
 mod error;
 mod keys;
 mod store;

@@ -5,7 +5,7 @@ use fred::bytes::Bytes;
 use session_core::{Result, SessionId};
 
 use super::index::CLAIM_GRACE;
-use crate::error::{lock_lost, protocol};
+use crate::error::{lock_contended, protocol};
 use crate::store::{Inner, Status, version_arg};
 
 /// What a write lock asks of the record it locks.
@@ -64,7 +64,7 @@ impl Inner {
     }
 
     /// [`Inner::lock`], waiting (with a short back-off, up to [`LOCK_ATTEMPTS`] times) while
-    /// another writer holds the lock; then `Error::Timeout`. Never returns `Locked::Busy`.
+    /// another writer holds the lock; then `Error::Timeout` (the lock stayed contended). Never returns `Locked::Busy`.
     pub(crate) async fn lock_waiting(
         &self,
         id: &SessionId,
@@ -76,7 +76,7 @@ impl Inner {
                 other => return Ok(other),
             }
         }
-        Err(lock_lost())
+        Err(lock_contended())
     }
 
     pub(crate) async fn unlock(&self, id: &SessionId, token: &str) {

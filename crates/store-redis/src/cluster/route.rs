@@ -11,9 +11,9 @@ use fred::interfaces::ClusterInterface;
 use fred::prelude::{Client, ClientLike, ErrorKind, KeysInterface, Options, Server};
 use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand, Value};
-use session_core::{Error, Result};
+use session_core::Result;
 
-use crate::error::map_err;
+use crate::error::{map_err, slot_moving};
 use crate::store::{Inner, eval_once};
 
 /// What the driver does after an attempt failed: the decision, apart from the I/O, so that it
@@ -79,11 +79,7 @@ impl Inner {
             };
             let wait = match next_step(&e, started.elapsed(), self.retry_for, backoffs) {
                 Next::Fail => return Err(map_err(e)),
-                Next::GiveUp => {
-                    return Err(Error::Unavailable {
-                        source: Box::new(e),
-                    });
-                }
+                Next::GiveUp => return Err(slot_moving(self.retry_for, e)),
                 Next::Redirect => {
                     if let Some(key) = key {
                         asking = self.redirected(client, key).await;
