@@ -3,7 +3,7 @@
 //! invalidation does not arrive within ten seconds (a lost invalidation; the bound is loose
 //! because CI runs many server-backed test binaries on two cores).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

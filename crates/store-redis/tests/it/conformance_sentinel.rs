@@ -1,7 +1,7 @@
 //! The conformance suite through Sentinel: a primary, a replica and three sentinels started by
 //! testkit; the store finds the primary through the sentinels.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use store_redis::RedisStore;

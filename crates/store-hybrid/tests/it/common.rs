@@ -1,5 +1,4 @@
 //! Shared by the hybrid test binaries.
-#![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +7,14 @@ use session_core::conformance::Fixture;
 use store_hybrid::{HybridConfig, HybridStore};
 use store_redis::RedisConfig;
 
-pub async fn hybrid(url: &str, prefix: &str) -> HybridStore {
+pub(crate) async fn hybrid(url: &str, prefix: &str) -> HybridStore {
     HybridStore::connect(HybridConfig::new(RedisConfig::new(url).prefix(prefix)))
         .await
         .expect("connect the hybrid store")
 }
 
 /// A hybrid store on `url` with a fresh prefix; its keys are removed after a passing case.
-pub async fn fixture(url: &str, name: &str) -> Fixture<HybridStore> {
+pub(crate) async fn fixture(url: &str, name: &str) -> Fixture<HybridStore> {
     let prefix = testkit::unique_prefix(name);
     let store = hybrid(url, &prefix).await;
     let url = url.to_owned();
@@ -27,7 +26,7 @@ pub async fn fixture(url: &str, name: &str) -> Fixture<HybridStore> {
 }
 
 /// Polls `cond` every 100 us until it holds; panics after `within`.
-pub async fn eventually(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !cond() {
         assert!(start.elapsed() < within, "{what}: not within {within:?}");
@@ -38,7 +37,7 @@ pub async fn eventually(what: &str, within: Duration, mut cond: impl FnMut() -> 
 /// Reads `id` through `store` until its L1 holds it. A fill is dropped when an invalidation of
 /// that shard arrives while the read is under way (such as the invalidation of the create
 /// that made the session), so the first read may not cache.
-pub async fn cache(store: &HybridStore, id: &session_core::SessionId) {
+pub(crate) async fn cache(store: &HybridStore, id: &session_core::SessionId) {
     use session_core::Store;
     let start = std::time::Instant::now();
     loop {

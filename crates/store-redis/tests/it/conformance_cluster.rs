@@ -1,6 +1,6 @@
 //! The conformance suite on a local 3-primary Redis Cluster started by testkit.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use store_redis::RedisStore;

@@ -15,11 +15,9 @@
 //!
 //! `cargo test -p reliability --test restart -- --nocapture` prints the figures.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{COMMAND_TIMEOUT, Running, SERIAL, assert_no_hang, ms, start};
+use crate::common::{COMMAND_TIMEOUT, Running, SERIAL, assert_no_hang, ms, start};
 use reliability::{LoadConfig, Report, verify};
 use session_core::Store;
 use store_hybrid::{HybridConfig, HybridStore};

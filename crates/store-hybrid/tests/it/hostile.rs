@@ -4,7 +4,7 @@
 //! L1 and is not rewritten by a read. Runs on the standalone server testkit finds; fails
 //! without one when SESSION_STORE_REQUIRE_REDIS=1.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! operations, each under a fresh key prefix removed afterwards. Fails without a server when
 //! SESSION_STORE_REQUIRE_REDIS=1.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use session_core::conformance::model::{self, ModelConfig};

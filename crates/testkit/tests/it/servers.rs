@@ -147,9 +147,11 @@ async fn cleanup_removes_exactly_its_prefix() {
 /// Runs one of the `child_*` tests below in a fresh copy of this test binary, with `env` set
 /// (and `REDIS_URL` / `SESSION_STORE_REQUIRE_REDIS` cleared unless given).
 fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
+    // The test's full name in this binary: this module's path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
-        test,
+        &format!("{module}::{test}"),
         "--exact",
         "--ignored",
         "--nocapture",

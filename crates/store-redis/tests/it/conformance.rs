@@ -3,7 +3,7 @@
 //! SESSION_STORE_REDIS_IMAGE, or Debian's Redis 7.0 `redis-server` on PATH; `cargo xtask test`
 //! runs it once per image). Fails without a server when SESSION_STORE_REQUIRE_REDIS=1.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use store_redis::RedisStore;

@@ -1,13 +1,11 @@
 //! Hits take part in tokio's cooperative budget: 64 tasks looping on L1 hits on a two-worker
 //! runtime do not starve a timer.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{cache, eventually, hybrid};
+use crate::common::{cache, eventually, hybrid};
 use session_core::{Clock, Session, Store, SystemClock, UserId};
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);

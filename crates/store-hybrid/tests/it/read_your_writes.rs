@@ -3,14 +3,12 @@
 //! case is a single-flight Redis read that began before the write: a read that misses after
 //! the write returned must not join it.
 
-mod common;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{eventually, hybrid};
+use crate::common::{eventually, hybrid};
 use session_core::{Clock, Session, SessionState, Store, SystemClock, UserId};
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);

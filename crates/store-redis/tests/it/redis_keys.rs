@@ -2,8 +2,6 @@
 //! expiry times and index contents after every kind of write; corrupt records; the key
 //! prefix. Runs on Debian's Redis 7.0.
 
-mod common;
-
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -14,7 +12,7 @@ use store_redis::{RedisConfig, RedisStore};
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
-use common::Env;
+use crate::common::Env;
 
 /// A store and an independent client on this binary's server, under a fresh prefix.
 async fn env(name: &str) -> Option<Env> {

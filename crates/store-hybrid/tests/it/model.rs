@@ -4,7 +4,7 @@
 //! sequence, so many are served by L1. Fails without a server when
 //! SESSION_STORE_REQUIRE_REDIS=1.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use session_core::conformance::model::{self, ModelConfig};

@@ -1,6 +1,5 @@
 //! Shared by the Redis test binaries: fixtures for the conformance suite
 //! on a server that one test binary starts once (see `testkit::shared_server!`).
-#![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +10,11 @@ use session_core::{ConnectionId, Session};
 use store_redis::{RedisConfig, RedisStore, escape_user};
 
 /// A store on `url` with a fresh prefix; its keys are removed after a passing case.
-pub async fn fixture(url: &str, cleanup_urls: Vec<String>, name: &str) -> Fixture<RedisStore> {
+pub(crate) async fn fixture(
+    url: &str,
+    cleanup_urls: Vec<String>,
+    name: &str,
+) -> Fixture<RedisStore> {
     let prefix = testkit::unique_prefix(name);
     let store = RedisStore::connect(RedisConfig::new(url).prefix(prefix.clone()))
         .await
@@ -26,7 +29,10 @@ pub async fn fixture(url: &str, cleanup_urls: Vec<String>, name: &str) -> Fixtur
 }
 
 /// A store on a local Cluster with a fresh prefix, removed from every node after a passing case.
-pub async fn cluster_fixture(cluster: &testkit::RedisCluster, name: &str) -> Fixture<RedisStore> {
+pub(crate) async fn cluster_fixture(
+    cluster: &testkit::RedisCluster,
+    name: &str,
+) -> Fixture<RedisStore> {
     let nodes = cluster
         .nodes()
         .iter()
@@ -39,15 +45,15 @@ pub async fn cluster_fixture(cluster: &testkit::RedisCluster, name: &str) -> Fix
 
 /// A store under a fresh prefix and an independent client (the `redis` crate) on the same
 /// server, to check what the store wrote.
-pub struct Env {
-    pub store: RedisStore,
-    pub raw: redis::aio::MultiplexedConnection,
-    pub prefix: String,
-    pub url: String,
+pub(crate) struct Env {
+    pub(crate) store: RedisStore,
+    pub(crate) raw: redis::aio::MultiplexedConnection,
+    pub(crate) prefix: String,
+    pub(crate) url: String,
 }
 
 impl Env {
-    pub async fn connect(url: &str, name: &str) -> Env {
+    pub(crate) async fn connect(url: &str, name: &str) -> Env {
         let prefix = testkit::unique_prefix(name);
         let store = RedisStore::connect(RedisConfig::new(url).prefix(prefix.clone()))
             .await
@@ -65,16 +71,16 @@ impl Env {
         }
     }
 
-    pub fn rec(&self, s: &Session) -> String {
+    pub(crate) fn rec(&self, s: &Session) -> String {
         format!("{}:s:{{{}}}", self.prefix, s.id)
     }
-    pub fn user(&self, u: &str) -> String {
+    pub(crate) fn user(&self, u: &str) -> String {
         format!("{}:u:{{{}}}", self.prefix, escape_user(u))
     }
-    pub fn conn(&self, c: &ConnectionId) -> String {
+    pub(crate) fn conn(&self, c: &ConnectionId) -> String {
         format!("{}:c:{{{}}}", self.prefix, c)
     }
-    pub fn bucket(&self, s: &Session) -> String {
+    pub(crate) fn bucket(&self, s: &Session) -> String {
         let last =
             s.id.to_string()
                 .chars()
@@ -83,7 +89,7 @@ impl Env {
         format!("{}:a:{{{}}}", self.prefix, last)
     }
 
-    pub async fn expire_time(&mut self, key: &str) -> i64 {
+    pub(crate) async fn expire_time(&mut self, key: &str) -> i64 {
         redis::cmd("PEXPIRETIME")
             .arg(key)
             .query_async(&mut self.raw)
@@ -91,7 +97,7 @@ impl Env {
             .expect("PEXPIRETIME")
     }
 
-    pub async fn score(&mut self, key: &str, s: &Session) -> Option<u64> {
+    pub(crate) async fn score(&mut self, key: &str, s: &Session) -> Option<u64> {
         let v: Option<f64> = self
             .raw
             .zscore(key, s.id.to_string())
@@ -101,20 +107,20 @@ impl Env {
     }
 
     /// Every key under the prefix, sorted.
-    pub async fn keys(&mut self) -> Vec<String> {
+    pub(crate) async fn keys(&mut self) -> Vec<String> {
         testkit::keys_under(&mut self.raw, &self.prefix)
             .await
             .expect("SCAN")
     }
 
     /// Every key under the prefix with its type, contents and expiry time, as text.
-    pub async fn dump(&mut self) -> BTreeMap<String, String> {
+    pub(crate) async fn dump(&mut self) -> BTreeMap<String, String> {
         testkit::dump_prefix(&mut self.raw, &self.prefix)
             .await
             .expect("dump the prefix")
     }
 
-    pub async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         testkit::cleanup_prefix(&self.url, &self.prefix)
             .await
             .expect("clean up the test prefix");

@@ -3,8 +3,6 @@
 //! this binary, on its own server, so nothing else talks to it. Run with `--nocapture` to see
 //! the table.
 
-mod common;
-
 use std::time::Duration;
 
 use session_core::{

@@ -1,7 +1,7 @@
 //! The conformance suite on HybridStore over Debian's Redis 7.0, directly and through
 //! `Arc<dyn DynStore>`.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use store_hybrid::HybridStore;

@@ -5,8 +5,6 @@
 //! on every path and are not rewritten. Runs on the standalone server testkit finds; fails
 //! without one when SESSION_STORE_REQUIRE_REDIS=1.
 
-mod common;
-
 use std::time::Duration;
 
 use session_core::conformance::hostile;
@@ -18,7 +16,7 @@ use store_redis::escape_user;
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
-use common::Env;
+use crate::common::Env;
 
 /// A store and an independent client on this binary's server, under a fresh prefix.
 async fn env(name: &str) -> Option<Env> {

@@ -2,13 +2,11 @@
 //! (or revokes, or Redis expires, or a raw client deletes) the other stops serving once the
 //! invalidation arrives; and a cut tracking connection never leads to a stale read.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{cache, eventually, hybrid};
+use crate::common::{cache, eventually, hybrid};
 use redis::AsyncCommands;
 use session_core::{Clock, Session, SessionState, Store, SystemClock, UserId};
 use store_hybrid::HybridStore;

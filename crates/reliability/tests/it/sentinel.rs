@@ -9,11 +9,9 @@
 //!
 //! `cargo test -p reliability --test sentinel -- --nocapture` prints the figures.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{COMMAND_TIMEOUT, SERIAL, assert_no_hang, ms, start};
+use crate::common::{COMMAND_TIMEOUT, SERIAL, assert_no_hang, ms, start};
 use reliability::{LoadConfig, verify};
 use store_redis::{RedisConfig, RedisStore};
 
