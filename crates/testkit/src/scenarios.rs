@@ -1,13 +1,17 @@
 //! Scenarios that more than one store's tests (or a test and a bench) run, written once:
 //! tasks looping on a store that never waits must still let a timer fire (tokio's
-//! cooperative budget), and the time an invalidation takes to reach another instance.
+//! cooperative budget), the time an invalidation takes to reach another instance, and the
+//! session the hostile-input tests start from.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use session_core::{Session, SessionId, Store};
+use session_core::{
+    Clock, ConnectionId, Session, SessionBuilder, SessionId, SessionState, Store, SystemClock,
+    UserId,
+};
 
 /// Spawns `tasks` tasks, task `k` calling `op(k, i)` for `i` in `0..cap` unless stopped, and a
 /// timer due 1 ms from now that stops them; returns how many tasks the timer stopped before
@@ -68,4 +72,16 @@ pub async fn invalidation_after_write<S: Store>(
         tokio::task::yield_now().await;
     }
     (written, acked.elapsed())
+}
+
+/// A session of `user` as the hostile-input tests of every store start from: connected (a
+/// fresh connection id), active, expiring in an hour. The builder, for a test to add to.
+pub fn connected_session(user: &str) -> SessionBuilder {
+    Session::builder(
+        UserId::new(user).unwrap(),
+        SystemClock.now(),
+        Duration::from_secs(3600),
+    )
+    .connection_id(ConnectionId::new())
+    .state(SessionState::Active)
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reliability::{LoadConfig, Report};
 use session_core::Store;
@@ -60,6 +60,17 @@ impl Running {
         self.wait_for_calls(self.tasks + n, what).await;
     }
 
+    /// Lets the load run until 3 s after `promoted` (the failover settled) and then on until
+    /// it has made the calls the assertions need after that; stops it and returns its report
+    /// and when the failover counted as settled.
+    pub(crate) async fn stop_after_failover(self, promoted: Instant) -> (Report, Instant) {
+        let settled = promoted + Duration::from_secs(3);
+        tokio::time::sleep_until(settled.into()).await;
+        self.wait_for_calls_started_after_now(101, "calls after the failover settled")
+            .await;
+        (self.stop().await, settled)
+    }
+
     /// Stops the load and returns its report, once it has made the calls
     /// [`assert_no_hang`] asks for (or after [`CALLS_DEADLINE`], leaving the assertion to say
     /// how many it made).
@@ -90,4 +101,31 @@ pub(crate) fn assert_no_hang(report: &Report) {
         "the load ran ({} calls)",
         report.calls
     );
+}
+
+/// What every failover test asserts of its load: no hang and no call over `call_bound`; the
+/// load ran through the failover (`during`: calls in flight or started before the promotion)
+/// and after it (`after`: calls started once it settled), none of which failed
+/// (`failed_after`); and every error of one of the `kinds` the test expects.
+pub(crate) fn assert_failover_survived(
+    report: &Report,
+    call_bound: Duration,
+    (during, after, failed_after): (u64, u64, u64),
+    kinds: &[&str],
+) {
+    assert_no_hang(report);
+    assert!(report.latency.max() < call_bound);
+    assert!(during >= 64, "the load ran through the failover");
+    assert!(
+        after > 100,
+        "the load ran after the failover ({after} calls)"
+    );
+    assert_eq!(failed_after, 0, "{:?}", report.errors_by_kind());
+    for kind in report.errors_by_kind().keys() {
+        assert!(
+            kinds.contains(kind),
+            "unexpected error kind {kind}: {:?}",
+            report.error_samples
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{cache, eventually, hybrid};
+use crate::common::{cache, eventually, live, session};
 use redis::AsyncCommands;
 use session_core::{Clock, Session, SessionState, Store, SystemClock, UserId};
 use store_hybrid::HybridStore;
@@ -29,13 +29,8 @@ impl Pair {
     async fn new(name: &str) -> Option<Pair> {
         let server = server().await?;
         let prefix = testkit::unique_prefix(name);
-        let a = hybrid(server.url(), &prefix).await;
-        let b = hybrid(server.url(), &prefix).await;
-        // The L1 is used only while tracking is live (it is from connect on, unless the
-        // connection flapped meanwhile).
-        for s in [&a, &b] {
-            eventually("tracking live", PROPAGATION, || s.is_tracking_live()).await;
-        }
+        let a = live(server.url(), &prefix).await;
+        let b = live(server.url(), &prefix).await;
         let raw = redis::Client::open(server.url())
             .unwrap()
             .get_multiplexed_async_connection()
@@ -59,16 +54,6 @@ impl Pair {
             .await
             .unwrap();
     }
-}
-
-fn session(user: &str) -> Session {
-    Session::builder(
-        UserId::new(user).unwrap(),
-        SystemClock.now(),
-        Duration::from_secs(600),
-    )
-    .state(SessionState::Active)
-    .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,8 +4,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::conformance::Fixture;
+use session_core::{Clock, Session, SessionState, SystemClock, UserId};
 use store_hybrid::{HybridConfig, HybridStore};
 use store_redis::RedisConfig;
+
+/// An active session of `user`, expiring in ten minutes.
+pub(crate) fn session(user: &str) -> Session {
+    Session::builder(
+        UserId::new(user).unwrap(),
+        SystemClock.now(),
+        Duration::from_secs(600),
+    )
+    .state(SessionState::Active)
+    .build()
+}
+
+/// A hybrid store on `url` under `prefix`, once its tracking is live: the L1 is used only
+/// while it is (it is from connect on, unless the connection flapped meanwhile).
+pub(crate) async fn live(url: &str, prefix: &str) -> HybridStore {
+    let store = hybrid(url, prefix).await;
+    eventually("tracking live", Duration::from_secs(10), || {
+        store.is_tracking_live()
+    })
+    .await;
+    store
+}
 
 pub(crate) async fn hybrid(url: &str, prefix: &str) -> HybridStore {
     HybridStore::connect(HybridConfig::new(RedisConfig::new(url).prefix(prefix)))

@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use session_core::conformance::hostile;
-use session_core::{
-    Clock, ConnectionId, Error, Session, SessionState, Store, SystemClock, UserId, codec,
-};
+use session_core::{Clock, Error, Session, Store, SystemClock, codec};
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
@@ -25,14 +23,7 @@ async fn dump(
 }
 
 fn session(user: &str) -> Session {
-    Session::builder(
-        UserId::new(user).unwrap(),
-        SystemClock.now(),
-        Duration::from_secs(3600),
-    )
-    .connection_id(ConnectionId::new())
-    .state(SessionState::Active)
-    .build()
+    testkit::scenarios::connected_session(user).build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use session_core::{Clock, Session, Store, SystemClock, UserId};
 
@@ -40,21 +40,15 @@ async fn invalidation_latency_over_ten_thousand_writes() {
         assert!(b.l1_contains(&latest.id));
         // ...A writes, and the clock runs from A's acknowledgement to B's eviction of the old
         // version (B reads the new one back in the background: the entry was in use).
-        let mut next = (*latest).clone();
-        next.stats.packets_sent += 1;
-        latest = a.update(next).await.unwrap();
-        let acked = Instant::now();
-        while b
-            .l1_peek(&latest.id)
-            .is_some_and(|c| c.version < latest.version)
-        {
-            assert!(
-                acked.elapsed() < Duration::from_secs(1),
-                "invalidation lost"
-            );
-            tokio::task::yield_now().await;
-        }
-        samples.push(acked.elapsed());
+        let (written, took) = testkit::scenarios::invalidation_after_write(
+            &a,
+            &latest,
+            |id| b.l1_peek(id).map(|c| c.version),
+            Duration::from_secs(1),
+        )
+        .await;
+        latest = written;
+        samples.push(took);
     }
     samples.sort();
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];

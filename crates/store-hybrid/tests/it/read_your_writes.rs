@@ -8,27 +8,20 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use crate::common::{eventually, hybrid};
-use session_core::{Clock, Session, SessionState, Store, SystemClock, UserId};
+use crate::common::{live, session};
+use session_core::{SessionState, Store};
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
-
-fn session(user: &str) -> Session {
-    Session::builder(
-        UserId::new(user).unwrap(),
-        SystemClock.now(),
-        Duration::from_secs(600),
-    )
-    .state(SessionState::Active)
-    .build()
-}
 
 /// Keeps the server busy for a moment (a script that spins), so that a read sent meanwhile
 /// is answered only after the write sent after it is queued behind it.
 async fn hold_the_server(url: &str) -> tokio::task::JoinHandle<()> {
+    // No response timeout: the script's answer comes only when it stops spinning, which on a
+    // loaded machine can be well past redis-rs's default of 500 ms.
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
     let mut raw = redis::Client::open(url)
         .unwrap()
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .unwrap();
     let spin = "local t = redis.call('TIME'); local stop = t[1] * 1000000 + t[2] + 300000; \
@@ -61,6 +54,19 @@ async fn start<F: Future<Output: std::fmt::Debug>>(mut f: Pin<&mut F>) {
     .await;
 }
 
+/// Begins `new` (polled once, so that it finds whatever flight is registered) before `old`, a
+/// read parked mid-flight, ends; returns both answers.
+async fn old_and_new<F: Future, G: Future>(old: Pin<&mut F>, new: G) -> (F::Output, G::Output) {
+    tokio::pin!(new);
+    let first = poll_once(new.as_mut()).await;
+    let old = old.await;
+    let new = match first {
+        Poll::Ready(r) => r,
+        Poll::Pending => new.await,
+    };
+    (old, new)
+}
+
 /// A read parked mid-flight, a write through the same instance, then a new read: the new read
 /// must see the write. Before the fix the new read joined the parked flight and got the
 /// version the flight read before the write.
@@ -70,11 +76,7 @@ async fn a_read_after_a_write_never_joins_an_older_flight() {
         return;
     };
     let prefix = testkit::unique_prefix("ryw");
-    let store = hybrid(server.url(), &prefix).await;
-    eventually("tracking live", Duration::from_secs(10), || {
-        store.is_tracking_live()
-    })
-    .await;
+    let store = live(server.url(), &prefix).await;
 
     // Delete.
     let s = store.create(session("ryw-delete")).await.unwrap();
@@ -85,14 +87,7 @@ async fn a_read_after_a_write_never_joins_an_older_flight() {
     start(old.as_mut()).await;
     assert!(store.delete(&s.id).await.unwrap());
     // The new read begins (and finds whatever flight is registered) before the old one ends.
-    let new = store.get(&s.id);
-    tokio::pin!(new);
-    let first = poll_once(new.as_mut()).await;
-    let old = old.await;
-    let new = match first {
-        Poll::Ready(r) => r,
-        Poll::Pending => new.await,
-    };
+    let (old, new) = old_and_new(old.as_mut(), store.get(&s.id)).await;
     assert!(
         old.unwrap().is_some(),
         "the parked read began before the delete"
@@ -113,14 +108,7 @@ async fn a_read_after_a_write_never_joins_an_older_flight() {
     next.state = SessionState::Idle;
     let written = store.update(next).await.unwrap();
     // The new read begins (and finds whatever flight is registered) before the old one ends.
-    let new = store.get(&s.id);
-    tokio::pin!(new);
-    let first = poll_once(new.as_mut()).await;
-    let old = old.await;
-    let new = match first {
-        Poll::Ready(r) => r,
-        Poll::Pending => new.await,
-    };
+    let (old, new) = old_and_new(old.as_mut(), store.get(&s.id)).await;
     assert_eq!(old.unwrap().unwrap().version, 1);
     assert_eq!(
         new.unwrap().unwrap().version,

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::{eventually, hybrid};
+use crate::common::{eventually, hybrid, live, session};
 use parking_lot::Mutex;
-use session_core::{Clock, Error, Session, SessionState, Store, SystemClock, UserId};
+use session_core::{Error, Store};
 
 testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 
@@ -18,27 +18,13 @@ testkit::shared_server!(testkit::RedisServer, testkit::redis_or_skip().await);
 /// (measured in invalidation_latency.rs; about a millisecond when idle).
 const INVALIDATION_BOUND: Duration = Duration::from_secs(1);
 
-fn session(user: &str) -> Session {
-    Session::builder(
-        UserId::new(user).unwrap(),
-        SystemClock.now(),
-        Duration::from_secs(600),
-    )
-    .state(SessionState::Active)
-    .build()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_leaves_its_version_in_the_writers_l1() {
     let Some(server) = server().await else {
         return;
     };
     let prefix = testkit::unique_prefix("wt");
-    let store = hybrid(server.url(), &prefix).await;
-    eventually("tracking live", Duration::from_secs(10), || {
-        store.is_tracking_live()
-    })
-    .await;
+    let store = live(server.url(), &prefix).await;
     let mut s = store.create(session("wt")).await.unwrap();
     const WRITES: u64 = 50;
     let before = store.stats();

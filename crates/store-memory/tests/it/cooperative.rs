@@ -1,8 +1,6 @@
 //! Every operation takes part in tokio's cooperative budget: 64 tasks looping on gets (which
 //! never wait) on a two-worker runtime do not starve a timer.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use session_core::{Clock, Session, Store, SystemClock, UserId};
@@ -22,44 +20,23 @@ async fn tasks_looping_on_gets_let_a_timer_fire() {
     )
     .build();
     let id = store.create(s).await.unwrap().id;
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped_early = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..64)
-        .map(|k| {
-            let (store, stop, stopped_early) = (store.clone(), stop.clone(), stopped_early.clone());
-            tokio::spawn(async move {
-                for i in 0..CAP {
-                    if stop.load(Ordering::Relaxed) {
-                        stopped_early.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    // Gets mostly, and a write now and then: every operation is ready at once.
-                    if (i + k) % 64 == 0 {
-                        store
-                            .touch(&id, SystemClock.now() + Duration::from_secs(600))
-                            .await
-                            .unwrap();
-                    } else {
-                        assert!(store.get(&id).await.unwrap().is_some());
-                    }
-                }
-            })
-        })
-        .collect();
-    let timer = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            stop.store(true, Ordering::Relaxed);
-        })
-    };
-    for t in tasks {
-        t.await.unwrap();
-    }
-    timer.await.unwrap();
+    let stopped_early = testkit::scenarios::tasks_stopped_by_a_timer(64, CAP, move |k, i| {
+        let store = store.clone();
+        async move {
+            // Gets mostly, and a write now and then: every operation is ready at once.
+            if (i + k) % 64 == 0 {
+                store
+                    .touch(&id, SystemClock.now() + Duration::from_secs(600))
+                    .await
+                    .unwrap();
+            } else {
+                assert!(store.get(&id).await.unwrap().is_some());
+            }
+        }
+    })
+    .await;
     assert_eq!(
-        stopped_early.load(Ordering::Relaxed),
-        64,
+        stopped_early, 64,
         "tasks ran out their {CAP} operations before a 1 ms timer fired"
     );
 }

@@ -119,15 +119,6 @@ async fn a_lone_get_is_sent_at_once_and_concurrent_gets_merge_into_one_mget() {
     let Some(server) = testkit::server(testkit::Flavor::Redis).await else {
         return;
     };
-    assert!(
-        server.owned(),
-        "MONITOR needs a server started for this test"
-    );
-    let addr = server
-        .url()
-        .strip_prefix("redis://")
-        .unwrap_or(server.url())
-        .to_owned();
     let prefix = testkit::unique_prefix("coalesce-monitor");
     // One read in flight, so the counts below are exact (the default, 2, sends a second
     // read at once too).
@@ -140,7 +131,7 @@ async fn a_lone_get_is_sent_at_once_and_concurrent_gets_merge_into_one_mget() {
     .expect("connect the store");
     let plain = store(server.url(), &prefix, false).await;
     let sessions = create_all(&coalesced, TASKS).await;
-    let mut monitor = testkit::Monitor::start(&addr).expect("MONITOR");
+    let mut monitor = testkit::Monitor::of(&server).expect("MONITOR");
 
     monitor.mark().unwrap();
     for s in &sessions[..5] {

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use session_core::conformance::hostile;
 use session_core::{
-    Clock, ConnectionId, Error, ListFilter, Session, SessionState, Store, SystemClock, UserId,
-    codec,
+    Clock, Error, ListFilter, Session, SessionState, Store, SystemClock, UserId, codec,
 };
 use store_redis::escape_user;
 
@@ -24,15 +23,9 @@ async fn env(name: &str) -> Option<Env> {
 }
 
 fn session(user: &str) -> Session {
-    Session::builder(
-        UserId::new(user).unwrap(),
-        SystemClock.now(),
-        Duration::from_secs(3600),
-    )
-    .connection_id(ConnectionId::new())
-    .state(SessionState::Active)
-    .metadata("device", "laptop")
-    .build()
+    testkit::scenarios::connected_session(user)
+        .metadata("device", "laptop")
+        .build()
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The local cluster forms, covers every slot, and works through redis-rs's cluster client,
 //! through fred with the URL it hands out, and with cleanup_prefix.
 
-use std::time::Instant;
+use crate::common::timed;
 
 use fred::prelude::{Builder, ClientLike, Config, KeysInterface};
 use redis::AsyncCommands;
@@ -13,13 +13,11 @@ async fn node_query<T: redis::FromRedisValue>(node: &str, cmd: &redis::Cmd) -> T
 }
 
 async fn check(replicas_per_primary: usize) {
-    let started = Instant::now();
-    let Some(cluster) = testkit::cluster(replicas_per_primary).await else {
+    let Some((cluster, took)) = timed(testkit::cluster(replicas_per_primary)).await else {
         return;
     };
     eprintln!(
-        "cluster({replicas_per_primary}) ready in {:?}: {}",
-        started.elapsed(),
+        "cluster({replicas_per_primary}) ready in {took:?}: {}",
         cluster.url()
     );
     let nodes = cluster.nodes();

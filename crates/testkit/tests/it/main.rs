@@ -3,5 +3,6 @@
 //! module re-runs this binary for its `child_*` tests, by their full name.
 
 mod cluster;
+mod common;
 mod sentinel;
 mod servers;

@@ -1,21 +1,16 @@
 //! The sentinel setup: every sentinel names the primary, fred connects through the URL it
 //! hands out, and writes reach the replica.
 
-use std::time::Instant;
+use crate::common::timed;
 
 use fred::prelude::{Builder, ClientLike, Config, KeysInterface};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinels_know_the_primary_and_fred_connects() {
-    let started = Instant::now();
-    let Some(setup) = testkit::sentinel().await else {
+    let Some((setup, took)) = timed(testkit::sentinel()).await else {
         return;
     };
-    eprintln!(
-        "sentinel() ready in {:?}: {}",
-        started.elapsed(),
-        setup.url()
-    );
+    eprintln!("sentinel() ready in {took:?}: {}", setup.url());
     let primary_port = setup.primary_url().rsplit(':').next().unwrap().to_owned();
     assert_eq!(setup.master_name(), "mymaster");
     assert_eq!(setup.sentinels().len(), 3);
