@@ -11,7 +11,7 @@
 //!   `SETSLOT NODE`). Asserted: no caller sees an error (no `MOVED`, `ASK` or `TRYAGAIN`), no
 //!   stale or missing read.
 //!
-//! `cargo test -p reliability --test cluster -- --nocapture` prints the figures.
+//! `cargo test -p reliability --test it cluster:: -- --nocapture` prints the figures.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -13,7 +13,7 @@
 //!   for the definitions; the hybrid's reads through the instance that did not write are
 //!   judged 50 ms after the acknowledgement, the time an invalidation may take).
 //!
-//! `cargo test -p reliability --test restart -- --nocapture` prints the figures.
+//! `cargo test -p reliability --test it restart:: -- --nocapture` prints the figures.
 
 use std::time::{Duration, Instant};
 

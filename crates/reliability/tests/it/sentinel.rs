@@ -7,7 +7,7 @@
 //! asynchronous replication lost: acknowledged writes the new primary does not have (reads
 //! during the load judged missing or stale, and a read-back of every tracked session after).
 //!
-//! `cargo test -p reliability --test sentinel -- --nocapture` prints the figures.
+//! `cargo test -p reliability --test it sentinel:: -- --nocapture` prints the figures.
 
 use std::time::{Duration, Instant};
 
