@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     CALLS_DEADLINE, COMMAND_TIMEOUT, SERIAL, assert_failover_survived, assert_no_hang, ms, start,
+    start_warm,
 };
 use reliability::LoadConfig;
 use session_core::{Clock, Session, Store, SystemClock, UserId};
@@ -75,14 +76,7 @@ async fn a_primary_dies_its_replica_takes_over_and_the_store_resumes() {
     };
     let prefix = testkit::unique_prefix("cluster-failover");
     let store = store(&cluster, &prefix).await;
-    let load = start(
-        vec![store.clone()],
-        LoadConfig {
-            call_bound: CALL_BOUND,
-            ..LoadConfig::default()
-        },
-    );
-    load.wait_for_calls(256, "warm-up before the kill").await;
+    let load = start_warm(store.clone(), CALL_BOUND).await;
 
     let victim = cluster.primaries()[0].clone();
     let witness = cluster.primaries()[1].clone();

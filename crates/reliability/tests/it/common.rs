@@ -45,6 +45,23 @@ where
     }
 }
 
+/// Starts the failover tests' load (the default mix, calls bounded by `call_bound`) on
+/// `store` and returns once it is warm: 256 calls made, so the fault meets a running load.
+pub(crate) async fn start_warm<S>(store: S, call_bound: Duration) -> Running
+where
+    S: Store + Clone + Send + Sync + 'static,
+{
+    let load = start(
+        vec![store],
+        LoadConfig {
+            call_bound,
+            ..LoadConfig::default()
+        },
+    );
+    load.wait_for_calls(256, "warm-up before the kill").await;
+    load
+}
+
 impl Running {
     /// Waits until `n` more calls have completed (any outcome); fails the test, naming
     /// `what`, if they have not after [`CALLS_DEADLINE`].

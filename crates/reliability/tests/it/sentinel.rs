@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{COMMAND_TIMEOUT, SERIAL, assert_failover_survived, ms, start};
-use reliability::{LoadConfig, verify};
+use crate::common::{COMMAND_TIMEOUT, SERIAL, assert_failover_survived, ms, start_warm};
+use reliability::verify;
 use store_redis::{RedisConfig, RedisStore};
 
 const CALL_BOUND: Duration = Duration::from_millis(2 * 1000 + 1000);
@@ -31,14 +31,7 @@ async fn the_store_follows_the_promoted_replica() {
     )
     .await
     .expect("connect through the sentinels");
-    let load = start(
-        vec![store.clone()],
-        LoadConfig {
-            call_bound: CALL_BOUND,
-            ..LoadConfig::default()
-        },
-    );
-    load.wait_for_calls(256, "warm-up before the kill").await;
+    let load = start_warm(store.clone(), CALL_BOUND).await;
     let old = setup.current_primary(0).await.unwrap();
     let killed = Instant::now();
     setup.kill_primary().unwrap();
