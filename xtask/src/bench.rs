@@ -9,13 +9,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::channel;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use testkit::provision;
 
 use crate::flags;
 use crate::image;
 use crate::report;
+use crate::report::run::{Bench, Footprint, Paired, PairedRow, Pass, RoundTrips, Run};
 use crate::util::{Result, cargo, err, human_duration, output, root, run as run_cmd, show};
 
 /// testkit's default image (kept in step with `testkit::DEFAULT_IMAGE`).
@@ -174,7 +175,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     let criterion_targets: Vec<&Target> = targets.iter().filter(|t| t.criterion).collect();
     let other_targets: Vec<&Target> = targets.iter().filter(|t| !t.criterion).collect();
     for pass in 1..=passes {
-        let mut paired = Value::Null;
+        let mut paired = None;
         for (i, t) in criterion_targets.iter().enumerate() {
             let ids = listed
                 .iter()
@@ -217,11 +218,11 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
                 logs.push((t.name, log));
             }
         }
-        pass_results.push(json!({
-            "pass": pass,
-            "figures": report::snapshot(&criterion_dir(&out_dir), &all_ids)?,
-            "paired": paired,
-        }));
+        pass_results.push(Pass {
+            pass,
+            figures: report::snapshot(&criterion_dir(&out_dir), &all_ids),
+            paired,
+        });
     }
     for t in &other_targets {
         println!(
@@ -253,35 +254,42 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         logs.push((t.name, log));
     }
 
-    let mut run = json!({
-        "date": date,
-        "quick": flags.quick,
-        "redis_choice": redis.why,
-        "benches": listed.iter().map(|(n, ids)| json!({"name": n, "ids": ids})).collect::<Vec<_>>(),
-        "seconds": started.elapsed().as_secs_f64(),
-        "passes": pass_results,
-    });
+    let mut run = Run {
+        date: Some(date),
+        quick: flags.quick,
+        redis_choice: Some(redis.why),
+        benches: listed
+            .iter()
+            .map(|(n, ids)| Bench {
+                name: (*n).to_owned(),
+                ids: ids.clone(),
+            })
+            .collect(),
+        seconds: Some(started.elapsed().as_secs_f64()),
+        passes: pass_results,
+        ..Run::default()
+    };
     for (name, log) in &logs {
-        if let Some(server) = &log.server {
-            run[format!("server_{name}")] = json!(server);
-        }
         match *name {
-            "redis" => run["paired"] = parse_paired(&log.stdout),
-            "footprint" => run["footprint"] = parse_footprint(&log.stdout),
+            "redis" => {
+                run.server_redis = log.server.clone();
+                run.paired = parse_paired(&log.stdout);
+            }
+            "peers" => run.server_peers = log.server.clone(),
+            "footprint" => run.footprint = Some(parse_footprint(&log.stdout)),
             "codec" => {
-                run["codec_sizes"] = json!(
-                    log.stdout
-                        .lines()
-                        .find_map(|l| l.strip_prefix("encoded sizes: "))
-                )
+                run.codec_sizes = log
+                    .stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix("encoded sizes: "))
+                    .map(str::to_owned)
             }
             _ => {}
         }
     }
-    run["round_trips"] = fs::read(&round_trips_json)
+    run.round_trips = fs::read(&round_trips_json)
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+        .and_then(|b| serde_json::from_slice::<RoundTrips>(&b).ok());
     fs::write(out_dir.join("run.json"), serde_json::to_vec_pretty(&run)?)?;
     println!(
         "\nbench: all benches ran in {}",
@@ -569,16 +577,14 @@ fn run_with_progress(
 }
 
 /// The redis bench's paired table: `| op | store us | floor us | ratio |`.
-fn parse_paired(stdout: &str) -> Value {
-    let Some(start) = stdout.find("paired medians over") else {
-        return Value::Null;
-    };
+fn parse_paired(stdout: &str) -> Option<Paired> {
+    let start = stdout.find("paired medians over")?;
     let header = stdout[start..].lines().next().unwrap_or_default();
     let rounds: Option<u64> = header
         .split_whitespace()
         .nth(3)
         .and_then(|n| n.parse().ok());
-    let rows: Vec<Value> = stdout[start..]
+    let rows: Vec<PairedRow> = stdout[start..]
         .lines()
         .filter_map(|l| {
             let cells: Vec<&str> = l
@@ -591,20 +597,20 @@ fn parse_paired(stdout: &str) -> Value {
             let [op, store, floor, ratio] = cells[..] else {
                 return None;
             };
-            Some(json!({
-                "operation": op,
-                "store_us": store.parse::<f64>().ok()?,
-                "floor_us": floor.parse::<f64>().ok()?,
-                "ratio": ratio.parse::<f64>().ok()?,
-            }))
+            Some(PairedRow {
+                operation: op.to_owned(),
+                store_us: store.parse().ok()?,
+                floor_us: floor.parse().ok()?,
+                ratio: ratio.parse().ok()?,
+            })
         })
         .collect();
-    json!({ "rounds": rounds, "rows": rows })
+    Some(Paired { rounds, rows })
 }
 
 /// `footprint/seed: 1000000 sessions: allocator net 612 B/session, resident growth 700 B/session`
-fn parse_footprint(stdout: &str) -> Value {
-    let rows: Vec<Value> = stdout
+fn parse_footprint(stdout: &str) -> Vec<Footprint> {
+    stdout
         .lines()
         .filter_map(|l| {
             let rest = l.strip_prefix("footprint/")?;
@@ -616,15 +622,14 @@ fn parse_footprint(stdout: &str) -> Value {
             let [sessions, allocator, resident] = numbers[..] else {
                 return None;
             };
-            Some(json!({
-                "label": label,
-                "sessions": sessions,
-                "allocator_bytes_per_session": allocator,
-                "resident_bytes_per_session": resident,
-            }))
+            Some(Footprint {
+                label: label.to_owned(),
+                sessions,
+                allocator_bytes_per_session: allocator,
+                resident_bytes_per_session: resident,
+            })
         })
-        .collect();
-    json!(rows)
+        .collect()
 }
 
 /// Used by `report`: the directory criterion writes to.
@@ -653,10 +658,10 @@ mod tests {
         let text = "x\npaired medians over 300 rounds (operation, then ...):\n\
                     | operation | redis store (us) | raw fred GET (us) | ratio |\n|---|---:|---:|---:|\n\
                     | get | 60.1 | 55.0 | 1.09 |\n";
-        let v = parse_paired(text);
-        assert_eq!(v["rounds"], 300);
-        assert_eq!(v["rows"][0]["operation"], "get");
-        assert_eq!(v["rows"][0]["ratio"], 1.09);
+        let v = parse_paired(text).expect("a table");
+        assert_eq!(v.rounds, Some(300));
+        assert_eq!(v.rows[0].operation, "get");
+        assert_eq!(v.rows[0].ratio, 1.09);
     }
 
     #[test]
@@ -664,7 +669,7 @@ mod tests {
         let v = parse_footprint(
             "footprint/seed+2 metadata: 100000 sessions: allocator net 700 B/session, resident growth 812 B/session\n",
         );
-        assert_eq!(v[0]["label"], "seed+2 metadata");
-        assert_eq!(v[0]["resident_bytes_per_session"], 812.0);
+        assert_eq!(v[0].label, "seed+2 metadata");
+        assert_eq!(v[0].resident_bytes_per_session, 812.0);
     }
 }
