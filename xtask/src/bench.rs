@@ -594,14 +594,28 @@ fn parse_paired(stdout: &str) -> Option<Paired> {
                 .split('|')
                 .map(str::trim)
                 .collect();
-            let [op, store, floor, ratio] = cells[..] else {
-                return None;
+            // `| op | store | floor | ratio |`, or with the payload and server times:
+            // `| op | payload | store | floor | ratio | server us | server GET us | server / GET |`.
+            let (op, payload, times, server) = match cells[..] {
+                [op, store, floor, ratio] => (op, None, [store, floor, ratio], None),
+                [op, payload, store, floor, ratio, server, get, _] => (
+                    op,
+                    Some(payload),
+                    [store, floor, ratio],
+                    Some([server, get]),
+                ),
+                _ => return None,
             };
+            let [store, floor, ratio] = times.map(|v| v.parse::<f64>().ok());
+            let server = server.map(|s| s.map(|v| v.parse::<f64>().ok()));
             Some(PairedRow {
                 operation: op.to_owned(),
-                store_us: store.parse().ok()?,
-                floor_us: floor.parse().ok()?,
-                ratio: ratio.parse().ok()?,
+                payload: payload.map(str::to_owned),
+                store_us: store?,
+                floor_us: floor?,
+                ratio: ratio?,
+                server_us: server.and_then(|s| s[0]),
+                server_get_us: server.and_then(|s| s[1]),
             })
         })
         .collect();
@@ -662,6 +676,22 @@ mod tests {
         assert_eq!(v.rounds, Some(300));
         assert_eq!(v.rows[0].operation, "get");
         assert_eq!(v.rows[0].ratio, 1.09);
+        assert_eq!(
+            (v.rows[0].payload.as_deref(), v.rows[0].server_us),
+            (None, None)
+        );
+        let text = "paired medians over 300 rounds (operation, then ...):\n\
+                    | operation | payload | redis store (us) | raw fred GET (us) | ratio | server (us) | server GET (us) | server / GET |\n\
+                    | create | realistic | 70.2 | 50.1 | 1.40 | 12.5 | 2.5 | 5.00 |\n\
+                    | get | seed | 60.1 | 55.0 | 1.09 | – | – | – |\n";
+        let v = parse_paired(text).expect("a table");
+        assert_eq!(v.rows.len(), 2, "{v:?}");
+        assert_eq!(v.rows[0].payload.as_deref(), Some("realistic"));
+        assert_eq!(
+            (v.rows[0].server_us, v.rows[0].server_get_us),
+            (Some(12.5), Some(2.5))
+        );
+        assert_eq!((v.rows[1].ratio, v.rows[1].server_us), (1.09, None));
     }
 
     #[test]

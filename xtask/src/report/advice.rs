@@ -1,7 +1,9 @@
 //! Advice: sentences made of measured figures.
 
 use super::Report;
-use super::figure::{FLOOR, at_tasks, latency_groups, main_figure, throughput_groups};
+use super::figure::{
+    FLOOR, at_tasks, group_label, latency_groups, main_figure, ours_for, throughput_groups,
+};
 use super::format::{ns, rate, times};
 
 /// "1 round trip", "3 round trips".
@@ -121,13 +123,13 @@ impl Report {
         // Peers: any other function id in a group where ours is.
         for g in latency_groups(figures) {
             for f in figures.iter().filter(|f| f.group == g && f.is_peer()) {
-                let ours = f.ours();
-                if let Some(o) = main(&g, ours) {
+                if let Some(o) = ours_for(figures, f) {
                     out.push(format!(
-                        "{g}: {} takes {} against our {} store's {} ({}).",
+                        "{}: {} takes {} against our {} store's {} ({}).",
+                        group_label(f),
                         f.function,
                         ns(f.per_op()),
-                        ours,
+                        f.ours(),
                         ns(o.per_op()),
                         times(f.per_op() / o.per_op())
                     ));

@@ -6,6 +6,9 @@ use super::format::{ns, ns_bare};
 /// The raw-GET floor's function id in the redis bench.
 pub(crate) const FLOOR: &str = "raw fred GET (floor)";
 
+/// How a benchmark parameter (and a paired row's payload) names the realistic session.
+pub(crate) const REALISTIC: &str = "realistic";
+
 /// One criterion benchmark's result.
 #[derive(Debug, Clone)]
 pub(crate) struct Figure {
@@ -56,6 +59,13 @@ impl Figure {
     pub(crate) fn is_peer(&self) -> bool {
         !(matches!(self.function.as_str(), "memory" | "redis" | FLOOR | "clock")
             || self.function.starts_with("hybrid"))
+    }
+    /// Whether it measured the realistic session (`shared/BENCH-PAYLOAD.md`, parameter
+    /// `realistic` or `realistic payload`) rather than the seed-shaped one.
+    pub(crate) fn is_realistic(&self) -> bool {
+        self.param
+            .as_deref()
+            .is_some_and(|p| p.starts_with(REALISTIC))
     }
     /// Which of our stores a peer is compared with: `redis` for a Redis-backed peer.
     pub(crate) fn ours(&self) -> &'static str {
@@ -121,7 +131,7 @@ fn pick<'a>(
 ) -> Option<&'a Figure> {
     let all: Vec<&Figure> = figures
         .iter()
-        .filter(|f| f.group == group && f.function == function)
+        .filter(|f| f.group == group && f.function == function && !f.is_realistic())
         .collect();
     prefer
         .iter()
@@ -129,8 +139,9 @@ fn pick<'a>(
         .or_else(|| all.first().copied())
 }
 
-/// The representative figure of a store in a group (for the matrix and the chart): for the
-/// memory store's Get the "10k ids" case (not one id read over and over), else the first.
+/// The representative figure of a store in a group (for the matrix and the chart), always of
+/// the seed-shaped session: for the memory store's Get the "10k ids" case (not one id read
+/// over and over), else the first.
 pub(crate) fn main_figure<'a>(
     figures: &'a [Figure],
     group: &str,
@@ -152,5 +163,25 @@ pub(crate) fn at_tasks<'a>(
     match elements {
         Some(n) => of.find(|f| f.elements == n),
         None => of.max_by_key(|f| f.elements),
+    }
+}
+
+/// The figure a peer's is compared with: ours (`redis` or `memory`) with the same payload.
+pub(crate) fn ours_for<'a>(figures: &'a [Figure], peer: &Figure) -> Option<&'a Figure> {
+    if peer.is_realistic() {
+        figures
+            .iter()
+            .find(|f| f.group == peer.group && f.function == peer.ours() && f.is_realistic())
+    } else {
+        main_figure(figures, &peer.group, peer.ours())
+    }
+}
+
+/// A group's name with the payload when it is the realistic one: `Get (realistic payload)`.
+pub(crate) fn group_label(f: &Figure) -> String {
+    if f.is_realistic() {
+        format!("{} (realistic payload)", f.group)
+    } else {
+        f.group.clone()
     }
 }

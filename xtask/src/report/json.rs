@@ -91,8 +91,16 @@ pub(crate) struct PairedJson {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct PairedRowJson {
     pub(crate) operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) payload: Option<String>,
+    /// Server time per operation and per GET, µs (INFO commandstats), where measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) server_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) server_get_us: Option<f64>,
     pub(crate) store_us: f64,
     pub(crate) floor_us: f64,
     pub(crate) ratio: f64,
@@ -162,6 +170,9 @@ impl Report {
                     .into_iter()
                     .map(|r| PairedRowJson {
                         operation: r.operation,
+                        payload: r.payload,
+                        server_us: r.server_us,
+                        server_get_us: r.server_get_us,
                         store_us: r.store_us,
                         floor_us: r.floor_us,
                         ratio: r.ratio.value,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::Report;
 use super::figure::{FLOOR, Figure, latency_groups, main_figure, stores, throughput_groups};
 use super::format::{ns, rate, with_range};
-use super::stats::{drift, median, paired_rows, typical_ranges};
+use super::stats::{Ratio, drift, median, paired_rows, typical_ranges};
 
 /// How far the pass medians of absolute figures moved: the largest and the typical relative
 /// range, for in-process figures and for those that cross to Redis.
@@ -211,25 +211,35 @@ impl Report {
             let _ = writeln!(
                 s,
                 "## Redis store against its floor, paired\n\nEach of {} rounds runs the operation \
-             and then the raw GET, back to back, so both see the same machine state; medians \
-             in µs (with several passes, the median over the passes; the ratio's re-run \
-             interval in brackets, as in the ratios table).\n\n| operation | Redis store | raw fred GET | ratio \
-             |\n|---|---:|---:|---:|",
+                 and then the raw GET of a value the size of its payload, back to back, so both \
+                 see the same machine state; medians in µs (with several passes, the median over \
+                 the passes; the ratio's re-run interval in brackets, as in the ratios table). \
+                 Payloads: `seed`, the seed-shaped session; `realistic`, the peers' nine fields \
+                 as nine metadata entries (about 351 bytes encoded). Server time: the server's \
+                 own time per operation from INFO commandstats (the commands the operation sends: \
+                 EVALSHA for a script, GET or MGET for a read, not those a script runs inside), \
+                 over as many more rounds of the operation alone, on a server the bench started \
+                 (– on one it did not); the last column is that over a GET's of the same \
+                 payload.\n\n| operation | payload | Redis store | raw fred GET | ratio | server \
+                 time | server time / a GET's |\n|---|---|---:|---:|---:|---:|---:|",
                 rounds.map_or("?".into(), |r| r.to_string())
             );
             let widened = d.ratios();
+            let widen = |r: &Ratio| {
+                let w = widened.iter().find(|w| w.name == r.name).unwrap_or(r);
+                with_range(w.value, w.low, w.high)
+            };
             for r in &paired {
-                let ratio = widened
-                    .iter()
-                    .find(|w| w.name == r.ratio.name)
-                    .unwrap_or(&r.ratio);
                 let _ = writeln!(
                     s,
-                    "| {} | {:.1} | {:.1} | {} |",
+                    "| {} | {} | {:.1} | {:.1} | {} | {} | {} |",
                     r.operation,
+                    r.payload.as_deref().unwrap_or("seed"),
                     r.store_us,
                     r.floor_us,
-                    with_range(ratio.value, ratio.low, ratio.high)
+                    widen(&r.ratio),
+                    r.server_us.map_or("–".into(), |v| format!("{v:.1}")),
+                    r.server_ratio.as_ref().map_or("–".into(), widen),
                 );
             }
             let _ = writeln!(s);

@@ -69,13 +69,32 @@ pub(crate) struct Paired {
     pub(crate) rows: Vec<PairedRow>,
 }
 
-/// One operation of the paired table, medians in µs.
+/// One operation of the paired table on one payload, medians in µs.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PairedRow {
     pub(crate) operation: String,
+    /// `seed` or `realistic` (absent in runs before payloads were measured: the seed).
+    #[serde(default)]
+    pub(crate) payload: Option<String>,
     pub(crate) store_us: f64,
     pub(crate) floor_us: f64,
     pub(crate) ratio: f64,
+    /// Server time per operation (INFO commandstats: the commands it sends), and per GET of
+    /// the same payload; absent on a server the bench did not start.
+    #[serde(default)]
+    pub(crate) server_us: Option<f64>,
+    #[serde(default)]
+    pub(crate) server_get_us: Option<f64>,
+}
+
+impl PairedRow {
+    /// The payload's name in ratio names: none for the seed.
+    pub(crate) fn payload_suffix(&self) -> String {
+        match self.payload.as_deref() {
+            None | Some("seed") => String::new(),
+            Some(p) => format!(" ({p})"),
+        }
+    }
 }
 
 /// The round_trips bench's file.

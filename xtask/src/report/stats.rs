@@ -3,7 +3,9 @@
 //! it moved between passes.
 
 use super::Report;
-use super::figure::{FLOOR, Figure, latency_groups, main_figure, throughput_groups};
+use super::figure::{
+    FLOOR, Figure, group_label, latency_groups, main_figure, ours_for, throughput_groups,
+};
 use super::run::Run;
 
 /// A ratio of two figures measured in the same pass: the median over the passes and the
@@ -151,6 +153,12 @@ fn tasks(n: u64) -> &'static str {
 /// over throughput where the name says so).
 fn figure_ratios(figures: &[Figure]) -> Vec<(String, f64)> {
     let get = |g: &str, f: &str| main_figure(figures, g, f).map(Figure::per_op);
+    let realistic = |g: &str, function: &str| {
+        figures
+            .iter()
+            .find(|f| f.group == g && f.function == function && f.is_realistic())
+            .map(Figure::per_op)
+    };
     let mut out = Vec::new();
     for g in latency_groups(figures) {
         if let (Some(r), Some(m)) = (get(&g, "redis"), get(&g, "memory")) {
@@ -162,12 +170,22 @@ fn figure_ratios(figures: &[Figure]) -> Vec<(String, f64)> {
         if let (Some(h), Some(r)) = (get(&g, "hybrid"), get(&g, "redis")) {
             out.push((format!("{g}: hybrid / redis (time)"), h / r));
         }
+        if let (Some(r), Some(f)) = (realistic(&g, "redis"), realistic(&g, FLOOR)) {
+            out.push((
+                format!("{g} (realistic payload): redis / raw fred GET (time)"),
+                r / f,
+            ));
+        }
         for f in figures.iter().filter(|f| f.group == g && f.is_peer()) {
-            let ours = f.ours();
-            if let Some(o) = get(&g, ours) {
+            if let Some(o) = ours_for(figures, f) {
                 out.push((
-                    format!("{g}: {} / our {ours} store (time)", f.function),
-                    f.per_op() / o,
+                    format!(
+                        "{}: {} / our {} store (time)",
+                        group_label(f),
+                        f.function,
+                        f.ours()
+                    ),
+                    f.per_op() / o.per_op(),
                 ));
             }
         }
@@ -216,44 +234,63 @@ fn figure_ratios(figures: &[Figure]) -> Vec<(String, f64)> {
     out
 }
 
-/// The paired table, across passes: per operation the medians and the ratio's spread.
+/// The paired table, across passes: per operation and payload the medians and the ratios'
+/// spread.
 #[derive(Debug, Clone)]
 pub(crate) struct PairedRow {
     pub(crate) operation: String,
+    pub(crate) payload: Option<String>,
     pub(crate) store_us: f64,
     pub(crate) floor_us: f64,
     pub(crate) ratio: Ratio,
+    /// Server time per operation and per GET (µs), and their ratio, where measured.
+    pub(crate) server_us: Option<f64>,
+    pub(crate) server_get_us: Option<f64>,
+    pub(crate) server_ratio: Option<Ratio>,
 }
 
 /// The paired table's rounds and rows, each the median over the passes.
 pub(crate) fn paired_rows(run: &Run) -> (Option<u64>, Vec<PairedRow>) {
     let tables: Vec<_> = run.paired_tables().into_iter().flatten().collect();
     let rounds = tables.iter().find_map(|t| t.rounds);
-    let mut ops: Vec<&str> = Vec::new();
+    let key = |r: &super::run::PairedRow| (r.operation.clone(), r.payload.clone());
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
     for r in tables.iter().flat_map(|t| &t.rows) {
-        if !ops.contains(&r.operation.as_str()) {
-            ops.push(&r.operation);
+        if !keys.contains(&key(r)) {
+            keys.push(key(r));
         }
     }
-    let rows = ops
+    let rows = keys
         .into_iter()
-        .map(|op| {
+        .map(|k| {
             let rows: Vec<_> = tables
                 .iter()
                 .flat_map(|t| &t.rows)
-                .filter(|r| r.operation == op)
+                .filter(|r| key(r) == k)
                 .collect();
-            let col = |k: fn(&super::run::PairedRow) -> f64| -> Vec<f64> {
-                rows.iter().map(|r| k(r)).collect()
+            let col = |c: fn(&super::run::PairedRow) -> Option<f64>| -> Vec<f64> {
+                rows.iter().filter_map(|r| c(r)).collect()
             };
+            let of = |v: Vec<f64>| (!v.is_empty()).then(|| median(&v));
+            let (op, suffix) = (&k.0, rows[0].payload_suffix());
+            let server_ratios = col(|r| Some(r.server_us? / r.server_get_us?));
             PairedRow {
                 ratio: Ratio::of(
-                    format!("paired {op}: redis / raw fred GET (time)"),
-                    &col(|r| r.ratio),
+                    format!("paired {op}{suffix}: redis / raw fred GET (time)"),
+                    &col(|r| Some(r.ratio)),
                 ),
-                store_us: median(&col(|r| r.store_us)),
-                floor_us: median(&col(|r| r.floor_us)),
-                operation: op.to_owned(),
+                server_ratio: (!server_ratios.is_empty()).then(|| {
+                    Ratio::of(
+                        format!("paired {op}{suffix}: server time / a GET's"),
+                        &server_ratios,
+                    )
+                }),
+                store_us: median(&col(|r| Some(r.store_us))),
+                floor_us: median(&col(|r| Some(r.floor_us))),
+                server_us: of(col(|r| r.server_us)),
+                server_get_us: of(col(|r| r.server_get_us)),
+                operation: k.0,
+                payload: k.1,
             }
         })
         .collect();
@@ -289,7 +326,9 @@ impl Report {
                 out.push(Ratio::of(name.clone(), &values));
             }
         }
-        out.extend(paired_rows(&self.run).1.into_iter().map(|r| r.ratio));
+        let paired = paired_rows(&self.run).1;
+        out.extend(paired.iter().map(|r| r.ratio.clone()));
+        out.extend(paired.into_iter().filter_map(|r| r.server_ratio));
         out
     }
 

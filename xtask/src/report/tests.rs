@@ -118,7 +118,7 @@ fn passes_give_the_median_and_a_spread_covering_every_pass() {
         "{md}"
     );
     assert!(
-        md.contains("| get | 60.0 | 50.0 | 1.20 [0.96–1.50] |"),
+        md.contains("| get | seed | 60.0 | 50.0 | 1.20 [0.96–1.50] | – | – |"),
         "{md}"
     );
 }
