@@ -112,18 +112,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     // What each criterion bench will run, for progress and for the report.
     let mut listed: Vec<(&str, Vec<String>)> = Vec::new();
     for t in targets.iter().filter(|t| t.criterion) {
-        let mut cmd = cargo();
-        cmd.args([
-            "bench", "-q", "-p", "benches", "--bench", t.name, "--", "--list",
-        ]);
-        redis.apply(&mut cmd);
-        let text = output(&mut cmd)?;
-        let ids: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_suffix(": benchmark"))
-            .map(str::to_owned)
-            .collect();
-        listed.push((t.name, ids));
+        listed.push((t.name, list_ids(t.name, &redis)?));
     }
     let passes = flags.passes.unwrap_or(if flags.quick { 1 } else { 3 });
     let per_pass: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
@@ -309,15 +298,7 @@ fn profile(op: &str, seconds: f64, targets: &[&str], redis: &RedisChoice) -> Res
     let mut written = Vec::new();
     let mut all = Vec::new();
     for t in targets {
-        let mut cmd = cargo();
-        cmd.args(["bench", "-q", "-p", "benches", "--bench", t, "--", "--list"]);
-        redis.apply(&mut cmd);
-        let text = output(&mut cmd)?;
-        let ids: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_suffix(": benchmark"))
-            .map(str::to_owned)
-            .collect();
+        let ids = list_ids(t, redis)?;
         all.extend(ids.iter().cloned());
         let matching: Vec<String> = ids
             .into_iter()
@@ -362,6 +343,20 @@ flame graphs ({}):",
         println!("  {w}");
     }
     Ok(())
+}
+
+/// The benchmark ids a criterion bench would run (its `--list`).
+fn list_ids(target: &str, redis: &RedisChoice) -> Result<Vec<String>> {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench", "-q", "-p", "benches", "--bench", target, "--", "--list",
+    ]);
+    redis.apply(&mut cmd);
+    Ok(output(&mut cmd)?
+        .lines()
+        .filter_map(|l| l.strip_suffix(": benchmark"))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Escapes regex metacharacters (criterion's filter is a regex).
