@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use benches::realistic_session;
 use fred::bytes::Bytes;
-use fred::prelude::{Builder, Client, ClientLike, Config, KeysInterface};
+use fred::prelude::{Client, KeysInterface};
 use session_core::{Clock, SessionId, Store, SystemClock, codec};
 use store_redis::{RedisConfig, RedisStore};
 use tokio::runtime::Runtime;
@@ -64,18 +64,8 @@ async fn run(
                             let v: Option<Bytes> = raw.get(raw_key.as_str()).await.unwrap();
                             black_box(v);
                         }
-                        Op::Mix if k % 20 == 19 => {
-                            let s = store
-                                .update_with(id, |s| {
-                                    s.stats.packets_sent += 1;
-                                    Ok(())
-                                })
-                                .await
-                                .unwrap();
-                            black_box(s);
-                        }
                         Op::Get | Op::Mix => {
-                            black_box(store.get(id).await.unwrap());
+                            benches::load_op(&store, id, k, op == Op::Mix).await;
                         }
                     }
                     k += 1;
@@ -132,11 +122,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rt: Runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt: Runtime = benches::runtime(2);
     let Some(server) = rt.block_on(testkit::server(testkit::Flavor::Redis)) else {
         return;
     };
@@ -155,11 +141,7 @@ fn main() {
         let plain = connect(false, 1).await.unwrap();
         let coalesced = connect(true, 2).await.unwrap();
         let coalesced1 = connect(true, 1).await.unwrap();
-        let raw = Builder::from_config(Config::from_url(&url).unwrap())
-            .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(1))
-            .build()
-            .unwrap();
-        raw.init().await.unwrap();
+        let raw = benches::raw_client(&url).await;
         let now = SystemClock.now();
         let mut ids = Vec::with_capacity(SESSIONS);
         let mut size = 0;
@@ -171,17 +153,7 @@ fn main() {
             ids.push(s.id);
         }
         let raw_key = format!("{prefix}:raw");
-        let payload = Bytes::from(vec![b'x'; size]);
-        let _: () = raw
-            .set(
-                &raw_key,
-                payload,
-                Some(fred::types::Expiration::EX(3600)),
-                None,
-                false,
-            )
-            .await
-            .unwrap();
+        benches::set_floor(&raw, &raw_key, Bytes::from(vec![b'x'; size])).await;
         (
             plain,
             coalesced,

@@ -58,18 +58,7 @@ async fn throughput<S: Store + Clone + 'static>(
                 let mut k = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     let id = &ids[(t * 31 + k) % ids.len()];
-                    if mix && k % 20 == 19 {
-                        let s = store
-                            .update_with(id, |s| {
-                                s.stats.packets_sent += 1;
-                                Ok(())
-                            })
-                            .await
-                            .unwrap();
-                        black_box(s);
-                    } else {
-                        black_box(store.get(id).await.unwrap());
-                    }
+                    benches::load_op(&store, id, k, mix).await;
                     k += 1;
                 }
                 k
@@ -135,11 +124,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = benches::runtime(2);
     rt.block_on(async {
         let Some(server) = testkit::redis_or_skip().await else {
             return;

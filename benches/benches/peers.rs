@@ -11,18 +11,21 @@
 //! indexes by user or connection, compare-and-set, or expiry-safe writes; their Update is a
 //! blind overwrite. Keep that in mind when reading the ratios.
 //!
+//! The Redis peers also store the realistic session (`shared/BENCH-PAYLOAD.md`, parameter
+//! `realistic`): the nine fields as nine entries of their map (tower-sessions: JSON values;
+//! actix-session: JSON text, as it stores them), beside ours in redis.rs.
+//!
 //! The Redis peers use a server from testkit, as `redis.rs` does, under a fresh key prefix
 //! that is removed at the end.
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_session::storage::{RedisSessionStore, SessionKey, SessionStore as _};
-use benches::seed_session;
+use benches::{Payload, REALISTIC_FIELDS, seed_session};
 use criterion::{BenchmarkId, Criterion};
-use fred::prelude::{Builder, ClientLike, Config};
 use session_core::{Clock, SystemClock};
 use tower_sessions_core::SessionStore as _;
 use tower_sessions_core::session::{Id, Record};
@@ -34,13 +37,18 @@ const TOWER_MEMORY: &str = "tower-sessions MemoryStore";
 const TOWER_REDIS: &str = "tower-sessions RedisStore (fred)";
 const ACTIX_REDIS: &str = "actix-session RedisSessionStore";
 
-fn record(i: usize) -> Record {
-    let s = seed_session(i, SystemClock.now());
-    let mut data = HashMap::new();
-    data.insert(
-        "session".to_owned(),
-        serde_json::to_value(&s).unwrap_or_default(),
-    );
+/// A tower-sessions record: our seed session as one JSON value, or the nine fields.
+fn record(p: Payload, i: usize) -> Record {
+    let data = match p {
+        Payload::Seed => HashMap::from([(
+            "session".to_owned(),
+            serde_json::to_value(seed_session(i, SystemClock.now())).unwrap_or_default(),
+        )]),
+        Payload::Realistic => REALISTIC_FIELDS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::from_str(v).unwrap_or_default()))
+            .collect(),
+    };
     Record {
         id: Id::default(),
         data,
@@ -48,21 +56,28 @@ fn record(i: usize) -> Record {
     }
 }
 
-fn actix_state(i: usize) -> HashMap<String, String> {
-    let s = seed_session(i, SystemClock.now());
-    HashMap::from([(
-        "session".to_owned(),
-        serde_json::to_string(&s).unwrap_or_default(),
-    )])
+/// An actix-session state: our seed session as one JSON string, or the nine fields' JSON text.
+fn actix_state(p: Payload, i: usize) -> HashMap<String, String> {
+    match p {
+        Payload::Seed => HashMap::from([(
+            "session".to_owned(),
+            serde_json::to_string(&seed_session(i, SystemClock.now())).unwrap_or_default(),
+        )]),
+        Payload::Realistic => REALISTIC_FIELDS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
 }
 
-/// Creates, gets and updates on a tower-sessions store. With `track`, returns the ids of every
-/// record created (so they can be deleted: this store's keys carry no prefix).
+/// Creates, gets and updates of payload `p` on a tower-sessions store. With `track`, returns
+/// the ids of every record created (so they can be deleted: this store's keys carry no prefix).
 fn tower<S: tower_sessions_core::SessionStore>(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
     name: &str,
     store: &S,
+    p: Payload,
     track: bool,
 ) -> Vec<Id> {
     let counter = AtomicUsize::new(0);
@@ -70,16 +85,16 @@ fn tower<S: tower_sessions_core::SessionStore>(
     let records: Vec<Record> = rt.block_on(async {
         let mut v = Vec::with_capacity(PREFILL);
         for i in 0..PREFILL {
-            let mut r = record(i);
+            let mut r = record(p, i);
             store.create(&mut r).await.unwrap();
             v.push(r);
         }
         v
     });
     let mut g = c.benchmark_group("Create");
-    g.bench_function(BenchmarkId::new(name, "seed"), |b| {
+    g.bench_function(BenchmarkId::new(name, p.param("seed")), |b| {
         b.to_async(rt).iter(|| async {
-            let mut r = record(counter.fetch_add(1, Ordering::Relaxed));
+            let mut r = record(p, counter.fetch_add(1, Ordering::Relaxed));
             store.create(&mut r).await.unwrap();
             if track {
                 created.lock().unwrap().push(r.id);
@@ -90,7 +105,7 @@ fn tower<S: tower_sessions_core::SessionStore>(
     g.finish();
     let mut g = c.benchmark_group("Get");
     let next = AtomicUsize::new(0);
-    g.bench_function(BenchmarkId::new(name, "hit"), |b| {
+    g.bench_function(BenchmarkId::new(name, p.param("hit")), |b| {
         b.to_async(rt).iter(|| async {
             let i = next.fetch_add(1, Ordering::Relaxed) % records.len();
             black_box(store.load(&records[i].id).await.unwrap())
@@ -99,7 +114,7 @@ fn tower<S: tower_sessions_core::SessionStore>(
     g.finish();
     let mut g = c.benchmark_group("Update");
     let records = std::sync::Mutex::new(records);
-    g.bench_function(BenchmarkId::new(name, "overwrite"), |b| {
+    g.bench_function(BenchmarkId::new(name, p.param("overwrite")), |b| {
         b.to_async(rt).iter_custom(|iters| {
             let records = &records;
             async move {
@@ -125,27 +140,28 @@ fn tower<S: tower_sessions_core::SessionStore>(
     created
 }
 
-fn actix(c: &mut Criterion, rt: &tokio::runtime::Runtime, store: &RedisSessionStore) {
+/// Creates, gets and updates of payload `p` on actix-session's Redis store.
+fn actix(c: &mut Criterion, rt: &tokio::runtime::Runtime, store: &RedisSessionStore, p: Payload) {
     let ttl = time::Duration::hours(1);
     let counter = AtomicUsize::new(0);
     let keys: Vec<SessionKey> = rt.block_on(async {
         let mut v = Vec::with_capacity(PREFILL);
         for i in 0..PREFILL {
-            v.push(store.save(actix_state(i), &ttl).await.unwrap());
+            v.push(store.save(actix_state(p, i), &ttl).await.unwrap());
         }
         v
     });
     let mut g = c.benchmark_group("Create");
-    g.bench_function(BenchmarkId::new(ACTIX_REDIS, "seed"), |b| {
+    g.bench_function(BenchmarkId::new(ACTIX_REDIS, p.param("seed")), |b| {
         b.to_async(rt).iter(|| async {
-            let state = actix_state(counter.fetch_add(1, Ordering::Relaxed));
+            let state = actix_state(p, counter.fetch_add(1, Ordering::Relaxed));
             black_box(store.save(state, &ttl).await.unwrap())
         })
     });
     g.finish();
     let mut g = c.benchmark_group("Get");
     let next = AtomicUsize::new(0);
-    g.bench_function(BenchmarkId::new(ACTIX_REDIS, "hit"), |b| {
+    g.bench_function(BenchmarkId::new(ACTIX_REDIS, p.param("hit")), |b| {
         b.to_async(rt).iter(|| async {
             let i = next.fetch_add(1, Ordering::Relaxed) % keys.len();
             black_box(store.load(&keys[i]).await.unwrap())
@@ -154,8 +170,8 @@ fn actix(c: &mut Criterion, rt: &tokio::runtime::Runtime, store: &RedisSessionSt
     g.finish();
     let mut g = c.benchmark_group("Update");
     let keys = std::sync::Mutex::new(keys);
-    let state = actix_state(0);
-    g.bench_function(BenchmarkId::new(ACTIX_REDIS, "overwrite"), |b| {
+    let state = actix_state(p, 0);
+    g.bench_function(BenchmarkId::new(ACTIX_REDIS, p.param("overwrite")), |b| {
         b.to_async(rt).iter_custom(|iters| {
             let (keys, state) = (&keys, &state);
             async move {
@@ -177,15 +193,11 @@ fn actix(c: &mut Criterion, rt: &tokio::runtime::Runtime, store: &RedisSessionSt
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = benches::runtime(2);
     let mut c = benches::criterion();
 
     let memory = TowerMemoryStore::default();
-    tower(&mut c, &rt, TOWER_MEMORY, &memory, false);
+    tower(&mut c, &rt, TOWER_MEMORY, &memory, Payload::Seed, false);
 
     let Some(server) = rt.block_on(testkit::redis_or_skip()) else {
         c.final_summary();
@@ -198,13 +210,12 @@ fn main() {
     // tower-sessions-redis-store names its keys by the session id alone (no prefix): every id
     // it created is deleted at the end through the store's own `delete` (they expire in an
     // hour anyway).
-    let client = Builder::from_config(Config::from_url(&url).unwrap())
-        .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(1))
-        .build()
-        .unwrap();
-    rt.block_on(client.init()).unwrap();
+    let client = rt.block_on(benches::raw_client(&url));
     let tower_redis = TowerRedisStore::new(client.clone());
-    let created = tower(&mut c, &rt, TOWER_REDIS, &tower_redis, true);
+    let mut created = Vec::new();
+    for p in Payload::ALL {
+        created.extend(tower(&mut c, &rt, TOWER_REDIS, &tower_redis, p, true));
+    }
 
     let keygen_prefix = format!("{prefix}:actix:");
     let actix_store = rt
@@ -214,7 +225,9 @@ fn main() {
                 .build(),
         )
         .unwrap();
-    actix(&mut c, &rt, &actix_store);
+    for p in Payload::ALL {
+        actix(&mut c, &rt, &actix_store, p);
+    }
     c.final_summary();
     rt.block_on(async {
         for id in &created {

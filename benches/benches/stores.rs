@@ -11,20 +11,11 @@ use benches::{seed_session, seed_user};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use session_core::{Clock, FastClock, Session, SessionId, Store, SystemClock};
 use store_memory::MemoryStore;
-use tokio::runtime::Runtime;
 
 const PREFILL: usize = 10_000;
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// A memory store holding `PREFILL` seed sessions; returns it and their ids.
-fn prefilled(rt: &Runtime) -> (MemoryStore, Vec<Arc<Session>>) {
+fn prefilled(rt: &tokio::runtime::Runtime) -> (MemoryStore, Vec<Arc<Session>>) {
     let store = MemoryStore::new();
     let now = SystemClock.now();
     let sessions = rt.block_on(async {
@@ -38,7 +29,7 @@ fn prefilled(rt: &Runtime) -> (MemoryStore, Vec<Arc<Session>>) {
 }
 
 fn create(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let mut g = c.benchmark_group("Create");
     let counter = AtomicUsize::new(0);
     // The session is built inside the timed loop, as the Go benchmark does: two UUIDv7, a
@@ -64,7 +55,7 @@ fn create(c: &mut Criterion) {
 }
 
 fn get(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let (store, sessions) = prefilled(&rt);
     let ids: Vec<SessionId> = sessions.iter().map(|s| s.id).collect();
     let mut g = c.benchmark_group("Get");
@@ -97,7 +88,7 @@ fn get(c: &mut Criterion) {
 }
 
 fn update(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let (store, sessions) = prefilled(&rt);
     let current = std::sync::Mutex::new(sessions);
     let mut g = c.benchmark_group("Update");
@@ -179,7 +170,7 @@ fn update(c: &mut Criterion) {
 }
 
 fn get_by_user_id(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let (store, _) = prefilled(&rt);
     let user = seed_user(usize::MAX);
     let now = SystemClock.now();
@@ -205,7 +196,7 @@ fn get_by_user_id(c: &mut Criterion) {
 }
 
 fn get_many(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let (store, sessions) = prefilled(&rt);
     let ids: Vec<SessionId> = sessions.iter().map(|s| s.id).collect();
     let mut g = c.benchmark_group("GetMany(10)");
@@ -222,34 +213,18 @@ fn get_many(c: &mut Criterion) {
 
 /// Each sample deletes sessions created (untimed) just before it.
 fn delete(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let store = MemoryStore::new();
     let counter = AtomicUsize::new(0);
     let mut g = c.benchmark_group("Delete");
-    g.bench_function(BenchmarkId::new("memory", "seed"), |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let (store, counter) = (&store, &counter);
-            async move {
-                let now = SystemClock.now();
-                let mut ids = Vec::with_capacity(iters as usize);
-                for _ in 0..iters {
-                    let i = counter.fetch_add(1, Ordering::Relaxed);
-                    ids.push(store.create(seed_session(i, now)).await.unwrap().id);
-                }
-                let start = Instant::now();
-                for id in &ids {
-                    black_box(store.delete(id).await.unwrap());
-                }
-                start.elapsed()
-            }
-        })
-    });
+    let id = BenchmarkId::new("memory", "seed");
+    benches::delete_bench(&mut g, &rt, id, &store, &counter);
     g.finish();
 }
 
 /// Gets per second from `threads` OS threads hammering one store.
 fn get_throughput(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let (store, sessions) = prefilled(&rt);
     let ids: Arc<Vec<SessionId>> = Arc::new(sessions.iter().map(|s| s.id).collect());
     let mut g = c.benchmark_group("GetThroughput");

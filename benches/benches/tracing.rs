@@ -10,17 +10,8 @@ use benches::seed_session;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use session_core::{Clock, ManagerConfig, SessionManager, Store, SystemClock, Traced};
 use store_memory::MemoryStore;
-use tokio::runtime::Runtime;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber, span};
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A subscriber that wants INFO and above only, so the DEBUG spans are off at their callsite.
 struct InfoOnly;
@@ -47,7 +38,7 @@ impl Subscriber for InfoOnly {
 }
 
 fn get(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = benches::runtime(1);
     let store = MemoryStore::new();
     let id = rt
         .block_on(store.create(seed_session(0, SystemClock.now())))

