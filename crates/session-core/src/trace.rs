@@ -69,38 +69,92 @@ impl Outcome {
 }
 
 /// Runs `fut` inside the span `make_span` builds (with the fields `outcome` and
-/// `duration_us` empty), recording both at the end.
+/// `duration_us` empty), recording both at the end: how [`Traced`] traces each store call,
+/// for layers above a store (such as the session manager) to trace their own operations the
+/// same way.
 ///
 /// The fast path is what keeps tracing free when nobody listens: until a subscriber has
-/// ever been set, or while the one set does not want the span, `fut` is returned as it is
-/// (inside [`MaybeTraced::Plain`]): no span is built, no clock read, and the future stays its own
-/// size. Only an enabled span pays for a boxed, instrumented future.
-pub(crate) fn in_span<F, T>(make_span: impl FnOnce() -> tracing::Span, fut: F) -> MaybeTraced<F>
+/// ever been set, or while the one set does not want the span, `fut` is polled as it is: no
+/// span is built, no clock read, and the future stays its own size. Only an enabled span
+/// pays for a boxed, instrumented future.
+///
+/// ```
+/// use session_core::{Result, in_span};
+///
+/// async fn lookup() -> Result<u32> {
+///     Ok(7)
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<()> {
+/// let span = || {
+///     tracing::debug_span!(
+///         "my_layer",
+///         op = "lookup",
+///         outcome = tracing::field::Empty,
+///         duration_us = tracing::field::Empty
+///     )
+/// };
+/// assert_eq!(in_span(span, lookup()).await?, 7);
+/// # Ok(())
+/// # }
+/// ```
+pub fn in_span<F, T>(make_span: impl FnOnce() -> tracing::Span, fut: F) -> InSpan<F>
 where
     F: Future<Output = Result<T>>,
 {
-    if !tracing::dispatcher::has_been_set() {
-        return MaybeTraced::Plain { fut };
+    let inner = if !tracing::dispatcher::has_been_set() {
+        MaybeTraced::Plain { fut }
+    } else {
+        let span = make_span();
+        if span.is_disabled() {
+            MaybeTraced::Plain { fut }
+        } else {
+            MaybeTraced::Traced {
+                recorded: Box::new(Recorded {
+                    fut: Box::pin(fut.instrument(span.clone())),
+                    span,
+                    start: Instant::now(),
+                }),
+            }
+        }
+    };
+    InSpan { inner }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`in_span`] returns: the operation's own future when no span is enabled,
+    /// a recording one otherwise.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InSpan<F> {
+        #[pin]
+        inner: MaybeTraced<F>,
     }
-    let span = make_span();
-    if span.is_disabled() {
-        return MaybeTraced::Plain { fut };
+}
+
+impl<F, T> Future for InSpan<F>
+where
+    F: Future<Output = Result<T>>,
+{
+    type Output = Result<T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        self.project().inner.poll(cx)
     }
-    MaybeTraced::Traced {
-        recorded: Box::new(Recorded {
-            fut: Box::pin(fut.instrument(span.clone())),
-            span,
-            start: Instant::now(),
-        }),
+}
+
+impl<F> std::fmt::Debug for InSpan<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let traced = matches!(self.inner, MaybeTraced::Traced { .. });
+        f.debug_struct("InSpan").field("traced", &traced).finish()
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of a traced operation: the store's own future when no span is enabled, the
-    /// recording one otherwise. `#[inline]` polling, so that the plain case compiles to the
-    /// store's future alone.
+    /// The two shapes of an [`InSpan`]. `#[inline]` polling, so that the plain case compiles
+    /// to the operation's future alone.
     #[project = MaybeTracedProj]
-    pub(crate) enum MaybeTraced<F> {
+    enum MaybeTraced<F> {
         Plain { #[pin] fut: F },
         Traced { recorded: Box<Recorded<F>> },
     }
@@ -124,7 +178,7 @@ where
 /// An operation under an enabled span: polls it inside the span, then records `outcome` and
 /// `duration_us`. (Boxed, so that [`MaybeTraced`] is no bigger than the store's own future
 /// plus a pointer.)
-pub(crate) struct Recorded<F> {
+struct Recorded<F> {
     fut: Pin<Box<Instrumented<F>>>,
     span: tracing::Span,
     start: Instant,

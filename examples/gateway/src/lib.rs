@@ -32,10 +32,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use session_core::{
-    CleanupHandle, DeleteReason, DynStore, Error, ManagerConfig, NewSession, Session, SessionId,
-    SessionManager, SessionState, UserId,
-};
+use session_core::{DynStore, Error, Session, SessionId, SessionState, UserId};
+use session_manager::{CleanupHandle, DeleteReason, ManagerConfig, NewSession, SessionManager};
 use store_hybrid::{HybridConfig, HybridStore};
 use store_memory::MemoryStore;
 use store_redis::{RedisConfig, RedisStore};

@@ -12,14 +12,15 @@
 //! ```
 //! use std::sync::Arc;
 //! use session_core::conformance::Fixture;
-//! use session_core::ManualClock;
-//! use store_memory::{MemoryConfig, MemoryStore};
+//! use session_core::{DynStore, ManualClock};
+//! # /// A store reading `clock` (store-memory's fixture builds a `MemoryStore` here).
+//! # fn my_store(_clock: ManualClock) -> Arc<dyn DynStore> { unimplemented!() }
 //!
 //! /// The setup the macro calls once per case: a [`ManualClock`](crate::ManualClock) is its
 //! /// own `TimeControl`.
-//! pub async fn fixture() -> Fixture<MemoryStore> {
+//! pub async fn fixture() -> Fixture<Arc<dyn DynStore>> {
 //!     let clock = ManualClock::starting_now();
-//!     let store = MemoryStore::with_config(MemoryConfig::default().clock(clock.clone()));
+//!     let store = my_store(clock.clone()); // e.g. MemoryStore::with_config(..clock(clock.clone()))
 //!     Fixture::new(store, Arc::new(clock))
 //! }
 //! // ...and then, at the top level of the test file:

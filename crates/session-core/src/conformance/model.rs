@@ -18,14 +18,14 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use session_core::ManualClock;
 //! use session_core::conformance::Fixture;
 //! use session_core::conformance::model::{self, ModelConfig};
-//! use store_memory::{MemoryConfig, MemoryStore};
+//! use session_core::{DynStore, ManualClock};
+//! # fn my_store(_clock: ManualClock) -> Arc<dyn DynStore> { unimplemented!() }
 //!
-//! async fn fixture() -> Fixture<MemoryStore> {
+//! async fn fixture() -> Fixture<Arc<dyn DynStore>> {
 //!     let clock = ManualClock::starting_now();
-//!     let store = MemoryStore::with_config(MemoryConfig::default().clock(clock.clone()));
+//!     let store = my_store(clock.clone()); // e.g. MemoryStore::with_config(..clock(clock.clone()))
 //!     Fixture::new(store, Arc::new(clock))
 //! }
 //!

@@ -1,12 +1,12 @@
 //! The spans of SessionManager and Traced: names and the fields op, store, outcome and
 //! duration_us, seen by a minimal subscriber that records every span.
-#![cfg(feature = "manager")]
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use session_core::{ManagerConfig, NewSession, SessionId, SessionManager, UserId};
+use session_core::{SessionId, UserId};
+use session_manager::{ManagerConfig, NewSession, SessionManager};
 use store_memory::MemoryStore;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};

@@ -1,14 +1,16 @@
 //! SessionManager over the real memory store, with a manual clock shared by both.
-#![cfg(feature = "manager")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use session_core::{
-    ConnectionId, DeleteReason, Error, ListFilter, ManagerConfig, ManualClock, NewSession, Page,
-    Result, Session, SessionEvent, SessionId, SessionManager, SessionState, Store, TOKEN_HASH_KEY,
-    Timestamp, UserId,
+    ConnectionId, Error, ListFilter, ManualClock, Page, Result, Session, SessionId, SessionState,
+    Store, Timestamp, UserId,
+};
+use session_manager::{
+    CreatedSession, DeleteReason, ManagerConfig, NewSession, SessionEvent, SessionManager,
+    TOKEN_HASH_KEY,
 };
 use store_memory::{MemoryConfig, MemoryStore};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -114,6 +116,14 @@ fn user(name: &str) -> UserId {
     UserId::new(name).unwrap()
 }
 
+/// A session of `name` with default settings, created through the manager.
+async fn login(manager: &SessionManager<Counting>, name: &str) -> CreatedSession {
+    manager
+        .create_session(NewSession::new(user(name)))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn create_gives_a_token_that_finds_the_session_and_stores_only_its_hash() {
     let Setup { manager, clock, .. } = setup();
@@ -145,14 +155,8 @@ async fn create_gives_a_token_that_finds_the_session_and_stores_only_its_hash() 
 #[tokio::test]
 async fn wrong_unknown_and_malformed_tokens_are_refused() {
     let Setup { manager, .. } = setup();
-    let a = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
-    let b = manager
-        .create_session(NewSession::new(user("bob")))
-        .await
-        .unwrap();
+    let a = login(&manager, "alice").await;
+    let b = login(&manager, "bob").await;
     let token = a.token.as_str();
     let (id, secret) = token.split_once('.').unwrap();
 
@@ -248,14 +252,8 @@ async fn sessions_are_found_by_id_connection_and_user() {
         .create_session(NewSession::new(user("alice")).connection_id(conn))
         .await
         .unwrap();
-    let a2 = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
-    manager
-        .create_session(NewSession::new(user("bob")))
-        .await
-        .unwrap();
+    let a2 = login(&manager, "alice").await;
+    login(&manager, "bob").await;
     let by_conn = manager.get_session_by_connection(&conn).await.unwrap();
     assert_eq!(by_conn.map(|s| s.id), Some(a.session.id));
     let mine: Vec<SessionId> = manager
@@ -290,10 +288,7 @@ async fn sessions_are_found_by_id_connection_and_user() {
 #[tokio::test]
 async fn update_changes_state_metadata_and_stats_with_compare_and_set() {
     let Setup { manager, .. } = setup();
-    let created = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
+    let created = login(&manager, "alice").await;
     let id = created.session.id;
     let updated = manager
         .update_session(&id, |s| {
@@ -349,10 +344,7 @@ async fn update_refuses_to_touch_the_token_hash_or_identity_and_writes_nothing()
         store,
         clock,
     } = setup();
-    let created = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
+    let created = login(&manager, "alice").await;
     let id = created.session.id;
     let writes = store.writes();
     type Change = Box<dyn FnMut(&mut Session) -> Result<()> + Send>;
@@ -456,10 +448,7 @@ async fn heartbeat_slides_the_expiry_and_a_burst_costs_one_write() {
         store,
         clock,
     } = setup();
-    let created = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
+    let created = login(&manager, "alice").await;
     let id = created.session.id;
     let interval = manager.config().heartbeat_interval();
     assert_eq!(interval, IDLE / 10);
@@ -542,10 +531,7 @@ async fn heartbeat_moves_idle_and_connecting_sessions_to_active() {
 #[tokio::test]
 async fn a_token_with_a_non_canonical_id_part_is_refused() {
     let Setup { manager, .. } = setup();
-    let created = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
+    let created = login(&manager, "alice").await;
     let (id, secret) = created.token.as_str().split_once('.').unwrap();
     assert!(
         manager
@@ -573,10 +559,7 @@ async fn a_token_with_a_non_canonical_id_part_is_refused() {
 async fn heartbeats_never_extend_past_the_lifetime() {
     let Setup { manager, clock, .. } = setup();
     let mut events = manager.subscribe();
-    let created = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
+    let created = login(&manager, "alice").await;
     let id = created.session.id;
     let end = created.session.created_at + LIFETIME;
     loop {
@@ -600,19 +583,9 @@ async fn revoke_user_deletes_all_but_the_kept_session_and_says_which() {
     let Setup { manager, .. } = setup();
     let mut ids = Vec::new();
     for _ in 0..4 {
-        ids.push(
-            manager
-                .create_session(NewSession::new(user("alice")))
-                .await
-                .unwrap()
-                .session
-                .id,
-        );
+        ids.push(login(&manager, "alice").await.session.id);
     }
-    let bob = manager
-        .create_session(NewSession::new(user("bob")))
-        .await
-        .unwrap();
+    let bob = login(&manager, "bob").await;
     let mut events = manager.subscribe();
     let revoked = manager
         .revoke_user(&user("alice"), Some(&ids[1]))
@@ -661,10 +634,7 @@ async fn revoke_user_deletes_all_but_the_kept_session_and_says_which() {
 async fn events_follow_the_operations_in_order() {
     let Setup { manager, .. } = setup();
     let mut events = manager.subscribe();
-    let created = manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
+    let created = login(&manager, "alice").await;
     let id = created.session.id;
     manager
         .update_session(&id, |s| {
@@ -717,14 +687,7 @@ async fn a_lagging_subscriber_cannot_stall_the_manager() {
     // Nobody reads while 50 sessions are created: the manager goes on regardless.
     let mut last = None;
     for _ in 0..50 {
-        last = Some(
-            manager
-                .create_session(NewSession::new(user("alice")))
-                .await
-                .unwrap()
-                .session
-                .id,
-        );
+        last = Some(login(&manager, "alice").await.session.id);
     }
     assert_eq!(slow.recv().await, Err(RecvError::Lagged(46)));
     // It then reads the most recent ones.
@@ -740,10 +703,7 @@ async fn a_lagging_subscriber_cannot_stall_the_manager() {
 async fn cleanup_reclaims_expired_sessions_and_reports_the_count() {
     let Setup { manager, clock, .. } = setup();
     for _ in 0..3 {
-        manager
-            .create_session(NewSession::new(user("alice")))
-            .await
-            .unwrap();
+        login(&manager, "alice").await;
     }
     let mut events = manager.subscribe();
     assert_eq!(manager.cleanup().await.unwrap(), 0);
@@ -763,10 +723,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 async fn the_cleanup_task_runs_until_stopped() {
     let Setup { manager, clock, .. } = setup();
     let handle = manager.spawn_cleanup(Duration::from_millis(10));
-    manager
-        .create_session(NewSession::new(user("alice")))
-        .await
-        .unwrap();
+    login(&manager, "alice").await;
     let mut events = manager.subscribe();
     clock.advance(IDLE);
     let event = tokio::time::timeout(PATIENCE, events.recv())
@@ -779,10 +736,7 @@ async fn the_cleanup_task_runs_until_stopped() {
         .await
         .expect("stop returns once the task ended");
     // Stopped: expired sessions now stay unreclaimed.
-    manager
-        .create_session(NewSession::new(user("bob")))
-        .await
-        .unwrap();
+    login(&manager, "bob").await;
     clock.advance(IDLE);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(matches!(events.try_recv(), Ok(SessionEvent::Created(_))));

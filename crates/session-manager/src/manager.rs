@@ -1,27 +1,17 @@
 //! [`SessionManager`]: the layer a service talks to, above any [`Store`].
 
-mod cleanup;
-mod config;
-mod event;
-mod token;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{broadcast, watch};
 use tracing::field::Empty;
 
-use crate::error::{Error, Result};
-use crate::id::{ConnectionId, SessionId, UserId};
-use crate::model::{Metadata, Session, SessionState, Stats};
-use crate::store::{ListFilter, Page, Store};
-use crate::time::Timestamp;
-use crate::trace::{Traced, in_span};
+use session_core::{
+    ConnectionId, Error, ListFilter, Metadata, Page, Result, Session, SessionId, SessionState,
+    Stats, Store, Timestamp, Traced, UserId, in_span,
+};
 
-pub use cleanup::CleanupHandle;
-pub use config::ManagerConfig;
-pub use event::{DeleteReason, SessionEvent};
-pub use token::{SessionToken, TOKEN_HASH_KEY};
+use crate::{DeleteReason, ManagerConfig, SessionEvent, SessionToken, TOKEN_HASH_KEY};
 
 /// How many times a heartbeat re-reads after losing a compare-and-set race before it gives
 /// up with the conflict.
@@ -30,7 +20,8 @@ const HEARTBEAT_MAX_ATTEMPTS: usize = 16;
 /// What [`SessionManager::create_session`] makes: a session of a user, from an address.
 ///
 /// ```
-/// use session_core::{NewSession, SessionState, UserId};
+/// use session_core::{SessionState, UserId};
+/// use session_manager::NewSession;
 ///
 /// let new = NewSession::new(UserId::new("alice")?)
 ///     .client_addr("203.0.113.7:51000".parse().unwrap())
@@ -179,13 +170,13 @@ fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
 }
 
-struct Inner<S> {
+pub(crate) struct Inner<S> {
     store: Traced<S>,
-    config: ManagerConfig,
+    pub(crate) config: ManagerConfig,
     events: broadcast::Sender<SessionEvent>,
     counters: Counters,
     /// Dropped with the last manager handle; cleanup tasks watch it to stop at once.
-    alive: watch::Sender<()>,
+    pub(crate) alive: watch::Sender<()>,
 }
 
 /// Sessions for a service: creation with a client token, lookup by id, connection or token,
@@ -200,39 +191,10 @@ struct Inner<S> {
 /// `max_lifetime`, if sooner); each written heartbeat moves the expiry to `idle_timeout`
 /// from then, never past `created_at + max_lifetime`.
 ///
-/// Needs a tokio runtime only for [`SessionManager::spawn_cleanup`].
-///
-/// ```
-/// use std::time::Duration;
-/// use session_core::{DeleteReason, ManagerConfig, NewSession, SessionManager, UserId};
-/// use store_memory::MemoryStore;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), session_core::Error> {
-/// let manager = SessionManager::new(
-///     MemoryStore::new(),
-///     ManagerConfig::new()
-///         .idle_timeout(Duration::from_secs(30 * 60))
-///         .max_lifetime(Duration::from_secs(24 * 3600)),
-/// );
-/// let cleanup = manager.spawn_cleanup(Duration::from_secs(60));
-/// let mut events = manager.subscribe();
-///
-/// let login = manager.create_session(NewSession::new(UserId::new("alice")?)).await?;
-/// let token: &str = login.token.as_str(); // give this to the client
-///
-/// // On each request: the token names the session and proves the secret.
-/// let session = manager.get_session_by_token(token).await?.expect("valid token");
-/// manager.heartbeat(&session.id).await?;
-/// manager.delete_session(&session.id, DeleteReason::Logout).await?;
-/// assert!(manager.get_session_by_token(token).await?.is_none());
-/// # let _ = events.recv().await;
-/// cleanup.stop().await;
-/// # Ok(())
-/// # }
-/// ```
+/// Needs a tokio runtime only for [`SessionManager::spawn_cleanup`]. The
+/// [crate docs](crate) have an example.
 pub struct SessionManager<S> {
-    inner: Arc<Inner<S>>,
+    pub(crate) inner: Arc<Inner<S>>,
 }
 
 impl<S> std::fmt::Debug for SessionManager<S> {
