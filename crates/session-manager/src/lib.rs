@@ -13,7 +13,7 @@
 //! ```
 //! use std::time::Duration;
 //! use session_core::UserId;
-//! use session_manager::{DeleteReason, ManagerConfig, NewSession, SessionManager};
+//! use session_manager::{DeleteReason, ManagerConfig, SessionManager};
 //! use store_memory::MemoryStore;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -27,7 +27,7 @@
 //! let cleanup = manager.spawn_cleanup(Duration::from_secs(60));
 //! let mut events = manager.subscribe();
 //!
-//! let login = manager.create_session(NewSession::new(UserId::new("alice")?)).await?;
+//! let login = manager.create_session(manager.new_session(UserId::new("alice")?)).await?;
 //! let token: &str = login.token.as_str(); // give this to the client
 //!
 //! // On each request: the token names the session and proves the secret.
@@ -59,7 +59,5 @@ mod token;
 pub use cleanup::CleanupHandle;
 pub use config::ManagerConfig;
 pub use event::{DeleteReason, SessionEvent};
-pub use manager::{
-    CreatedSession, Heartbeat, ManagerStats, NewSession, Revocation, SessionManager,
-};
+pub use manager::{CreatedSession, Heartbeat, ManagerStats, Revocation, SessionManager};
 pub use token::{SessionToken, TOKEN_HASH_KEY};

@@ -7,8 +7,8 @@ use tokio::sync::{broadcast, watch};
 use tracing::field::Empty;
 
 use session_core::{
-    ConnectionId, Error, ListFilter, Metadata, Page, Result, Session, SessionId, SessionState,
-    Stats, Store, Timestamp, Traced, UserId, in_span,
+    ConnectionId, Error, ListFilter, Page, Result, Session, SessionBuilder, SessionId,
+    SessionState, Store, Timestamp, Traced, UserId, in_span,
 };
 
 use crate::{DeleteReason, ManagerConfig, SessionEvent, SessionToken, TOKEN_HASH_KEY};
@@ -16,82 +16,6 @@ use crate::{DeleteReason, ManagerConfig, SessionEvent, SessionToken, TOKEN_HASH_
 /// How many times a heartbeat re-reads after losing a compare-and-set race before it gives
 /// up with the conflict.
 const HEARTBEAT_MAX_ATTEMPTS: usize = 16;
-
-/// What [`SessionManager::create_session`] makes: a session of a user, from an address.
-///
-/// ```
-/// use session_core::{SessionState, UserId};
-/// use session_manager::NewSession;
-///
-/// let new = NewSession::new(UserId::new("alice")?)
-///     .client_addr("203.0.113.7:51000".parse().unwrap())
-///     .state(SessionState::Active)
-///     .metadata("device", "laptop");
-/// # let _ = new;
-/// # Ok::<(), session_core::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct NewSession {
-    user_id: UserId,
-    connection_id: Option<ConnectionId>,
-    client_addr: Option<std::net::SocketAddr>,
-    server_addr: Option<std::net::SocketAddr>,
-    state: SessionState,
-    metadata: Metadata,
-    stats: Stats,
-}
-
-impl NewSession {
-    /// A new session of `user_id`, state [`SessionState::Active`].
-    pub fn new(user_id: UserId) -> Self {
-        Self {
-            user_id,
-            connection_id: None,
-            client_addr: None,
-            server_addr: None,
-            state: SessionState::Active,
-            metadata: Metadata::new(),
-            stats: Stats::default(),
-        }
-    }
-
-    /// The connection it rides on.
-    pub fn connection_id(mut self, id: ConnectionId) -> Self {
-        self.connection_id = Some(id);
-        self
-    }
-
-    /// The client's address.
-    pub fn client_addr(mut self, addr: std::net::SocketAddr) -> Self {
-        self.client_addr = Some(addr);
-        self
-    }
-
-    /// This server's address.
-    pub fn server_addr(mut self, addr: std::net::SocketAddr) -> Self {
-        self.server_addr = Some(addr);
-        self
-    }
-
-    /// The initial state.
-    pub fn state(mut self, state: SessionState) -> Self {
-        self.state = state;
-        self
-    }
-
-    /// Adds a metadata entry ([`TOKEN_HASH_KEY`] is reserved: create refuses it).
-    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.insert(key.into(), value.into());
-        self
-    }
-
-    /// Initial counters.
-    pub fn stats(mut self, stats: Stats) -> Self {
-        self.stats = stats;
-        self
-    }
-}
 
 /// A session just created, and the token to give its client (shown once: the store keeps
 /// only its hash).
@@ -277,37 +201,55 @@ impl<S: Store> SessionManager<S> {
         session.created_at + self.inner.config.max_lifetime
     }
 
-    /// Creates a session and its client token.
+    /// A builder for a session of `user_id`, to give to
+    /// [`create_session`](Self::create_session): state [`SessionState::Active`], expiring
+    /// `idle_timeout` from now (or at the end of `max_lifetime`, if sooner). Set its
+    /// connection id, addresses, state, metadata and counters as needed.
     ///
-    /// The session expires `idle_timeout` from now (or at the end of `max_lifetime`, if
-    /// sooner). Fails with [`Error::InvalidInput`] if `new` carries [`TOKEN_HASH_KEY`] in its
-    /// metadata or the metadata is over its limits (the hash takes one entry), and with the
-    /// store's errors ([`Error::AlreadyExists`] for a connection id in use).
-    pub async fn create_session(&self, new: NewSession) -> Result<CreatedSession> {
+    /// ```
+    /// use session_core::{SessionState, UserId};
+    /// use session_manager::{ManagerConfig, SessionManager};
+    /// use store_memory::MemoryStore;
+    ///
+    /// let manager = SessionManager::new(MemoryStore::new(), ManagerConfig::new());
+    /// let new = manager
+    ///     .new_session(UserId::new("alice")?)
+    ///     .client_addr("203.0.113.7:51000".parse().unwrap())
+    ///     .state(SessionState::Idle)
+    ///     .metadata("device", "laptop");
+    /// # let _ = new;
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn new_session(&self, user_id: UserId) -> SessionBuilder {
+        Session::builder(user_id, self.now(), self.ttl()).state(SessionState::Active)
+    }
+
+    fn ttl(&self) -> std::time::Duration {
+        let config = &self.inner.config;
+        config.idle_timeout.min(config.max_lifetime)
+    }
+
+    /// Creates the session `new` builds (from [`new_session`](Self::new_session), or any
+    /// [`Session::builder`]) and its client token.
+    ///
+    /// The manager sets the times: the session is created now and expires `idle_timeout`
+    /// from now (or at the end of `max_lifetime`, if sooner), whatever the builder said.
+    /// Fails with [`Error::InvalidInput`] if `new` carries [`TOKEN_HASH_KEY`] in its metadata
+    /// or the metadata is over its limits (the hash takes one entry), and with the store's
+    /// errors ([`Error::AlreadyExists`] for an id or a connection id in use).
+    pub async fn create_session(&self, new: SessionBuilder) -> Result<CreatedSession> {
         manager_span!(self, "create_session", self.create_inner(new)).await
     }
 
-    async fn create_inner(&self, new: NewSession) -> Result<CreatedSession> {
-        if new.metadata.contains_key(TOKEN_HASH_KEY) {
+    async fn create_inner(&self, new: SessionBuilder) -> Result<CreatedSession> {
+        let mut session = new.build();
+        if session.metadata.contains_key(TOKEN_HASH_KEY) {
             return Err(reserved_key());
         }
-        let config = &self.inner.config;
         let now = self.now();
-        let ttl = config.idle_timeout.min(config.max_lifetime);
-        let mut builder = Session::builder(new.user_id, now, ttl)
-            .state(new.state)
-            .stats(new.stats);
-        if let Some(c) = new.connection_id {
-            builder = builder.connection_id(c);
-        }
-        if let Some(a) = new.client_addr {
-            builder = builder.client_addr(a);
-        }
-        if let Some(a) = new.server_addr {
-            builder = builder.server_addr(a);
-        }
-        let mut session = builder.build();
-        session.metadata = new.metadata;
+        session.created_at = now;
+        session.last_active_at = now;
+        session.expires_at = now + self.ttl();
         let (token, hash) = SessionToken::generate(session.id)?;
         session.metadata.insert(TOKEN_HASH_KEY.to_owned(), hash);
         let session = self.inner.store.create(session).await?;

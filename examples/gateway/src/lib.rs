@@ -33,7 +33,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use session_core::{DynStore, Error, Session, SessionId, SessionState, UserId};
-use session_manager::{CleanupHandle, DeleteReason, ManagerConfig, NewSession, SessionManager};
+use session_manager::{CleanupHandle, DeleteReason, ManagerConfig, SessionManager};
 use store_hybrid::{HybridConfig, HybridStore};
 use store_memory::MemoryStore;
 use store_redis::{RedisConfig, RedisStore};
@@ -301,7 +301,8 @@ async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<(StatusCode, Json<LoginResponse>), ApiError> {
     let user = UserId::new(&request.user)?;
-    let mut new = NewSession::new(user)
+    let mut new = manager
+        .new_session(user)
         .client_addr(client)
         .state(SessionState::Active);
     if let Some(device) = request.device {

@@ -9,8 +9,7 @@ use session_core::{
     Store, Timestamp, UserId,
 };
 use session_manager::{
-    CreatedSession, DeleteReason, ManagerConfig, NewSession, SessionEvent, SessionManager,
-    TOKEN_HASH_KEY,
+    CreatedSession, DeleteReason, ManagerConfig, SessionEvent, SessionManager, TOKEN_HASH_KEY,
 };
 use store_memory::{MemoryConfig, MemoryStore};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -119,7 +118,7 @@ fn user(name: &str) -> UserId {
 /// A session of `name` with default settings, created through the manager.
 async fn login(manager: &SessionManager<Counting>, name: &str) -> CreatedSession {
     manager
-        .create_session(NewSession::new(user(name)))
+        .create_session(manager.new_session(user(name)))
         .await
         .unwrap()
 }
@@ -128,7 +127,11 @@ async fn login(manager: &SessionManager<Counting>, name: &str) -> CreatedSession
 async fn create_gives_a_token_that_finds_the_session_and_stores_only_its_hash() {
     let Setup { manager, clock, .. } = setup();
     let created = manager
-        .create_session(NewSession::new(user("alice")).metadata("device", "phone"))
+        .create_session(
+            manager
+                .new_session(user("alice"))
+                .metadata("device", "phone"),
+        )
         .await
         .unwrap();
     let s = &created.session;
@@ -150,6 +153,19 @@ async fn create_gives_a_token_that_finds_the_session_and_stores_only_its_hash() 
     let found = manager.get_session_by_token(token).await.unwrap().unwrap();
     assert_eq!(found.id, s.id);
     assert!(!format!("{:?}", created.token).contains(secret));
+}
+
+#[tokio::test]
+async fn create_sets_the_times_whatever_the_builder_said() {
+    let Setup { manager, clock, .. } = setup();
+    let long_ago = Timestamp::from_millis(1_000);
+    let builder = Session::builder(user("alice"), long_ago, LIFETIME * 10).expires_at(long_ago);
+    let s = manager.create_session(builder).await.unwrap().session;
+    let now = clock.now_ts();
+    assert_eq!(
+        (s.created_at, s.last_active_at, s.expires_at, s.state),
+        (now, now, now + IDLE, SessionState::Connecting)
+    );
 }
 
 #[tokio::test]
@@ -227,7 +243,11 @@ async fn wrong_unknown_and_malformed_tokens_are_refused() {
 async fn create_refuses_the_reserved_key_and_writes_nothing() {
     let Setup { manager, store, .. } = setup();
     let e = manager
-        .create_session(NewSession::new(user("alice")).metadata(TOKEN_HASH_KEY, "0".repeat(64)))
+        .create_session(
+            manager
+                .new_session(user("alice"))
+                .metadata(TOKEN_HASH_KEY, "0".repeat(64)),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -249,7 +269,7 @@ async fn sessions_are_found_by_id_connection_and_user() {
     let Setup { manager, .. } = setup();
     let conn = ConnectionId::new();
     let a = manager
-        .create_session(NewSession::new(user("alice")).connection_id(conn))
+        .create_session(manager.new_session(user("alice")).connection_id(conn))
         .await
         .unwrap();
     let a2 = login(&manager, "alice").await;
@@ -279,7 +299,7 @@ async fn sessions_are_found_by_id_connection_and_user() {
     );
     // A connection id in use is the store's AlreadyExists.
     let e = manager
-        .create_session(NewSession::new(user("carol")).connection_id(conn))
+        .create_session(manager.new_session(user("carol")).connection_id(conn))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::AlreadyExists(_)), "{e:?}");
@@ -509,7 +529,7 @@ async fn heartbeat_moves_idle_and_connecting_sessions_to_active() {
         (SessionState::Closed, SessionState::Closed),
     ] {
         let created = manager
-            .create_session(NewSession::new(user("alice")).state(from))
+            .create_session(manager.new_session(user("alice")).state(from))
             .await
             .unwrap();
         // Within the heartbeat interval of the create.
