@@ -66,7 +66,7 @@ pub mod conformance;
 #[cfg(feature = "tracing")]
 mod trace;
 
-pub use error::{BoxError, CodecError, Collision, Error, Result};
+pub use error::{BoxError, CodecError, Collision, Error, ErrorKind, Result};
 pub use id::{ConnectionId, SessionId, UserId};
 pub use metadata::Iter as MetadataIter;
 pub use model::{

@@ -17,7 +17,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing::instrument::Instrumented;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ConnectionId, SessionId, UserId};
 use crate::model::Session;
 use crate::store::{ListFilter, Page, Store};
@@ -44,13 +44,9 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome of `result`.
     pub fn of<T>(result: &Result<T>) -> Self {
-        match result {
+        match result.as_ref().map_err(Error::kind) {
             Ok(_) => Outcome::Ok,
-            Err(Error::NotFound { .. }) => Outcome::NotFound,
-            Err(Error::Conflict { .. }) => Outcome::Conflict,
-            Err(Error::AlreadyExists(_)) => Outcome::AlreadyExists,
-            Err(Error::InvalidInput { .. }) => Outcome::InvalidInput,
-            Err(_) => Outcome::Error,
+            Err(kind) => Outcome::from(kind),
         }
     }
 
@@ -64,6 +60,20 @@ impl Outcome {
             Outcome::AlreadyExists => "already_exists",
             Outcome::InvalidInput => "invalid_input",
             Outcome::Error => "error",
+        }
+    }
+}
+
+impl From<ErrorKind> for Outcome {
+    /// The kinds a caller acts on keep their name; the backend's failures, codec and capacity
+    /// errors are all [`Outcome::Error`].
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NotFound => Outcome::NotFound,
+            ErrorKind::Conflict => Outcome::Conflict,
+            ErrorKind::AlreadyExists => Outcome::AlreadyExists,
+            ErrorKind::InvalidInput => Outcome::InvalidInput,
+            _ => Outcome::Error,
         }
     }
 }
