@@ -328,18 +328,18 @@ fn assert_conflict<T: Debug>(result: Result<T, Error>) {
 #[macro_export]
 macro_rules! conformance_suite {
     ($setup:expr) => {
-        $crate::__conformance_cases!($setup);
+        $crate::__conformance_cases!(__conformance_expand!($setup));
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_expand {
-    ($setup:expr; $($case:ident),* $(,)?) => {
+    ($setup:expr; $($module:ident::{$($case:ident),* $(,)?}),* $(,)?) => {
         mod direct {
             #[allow(unused_imports)]
             use super::*;
-            $(
+            $($(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(mut fixture) =
@@ -353,12 +353,12 @@ macro_rules! __conformance_expand {
                         teardown.await;
                     }
                 }
-            )*
+            )*)*
         }
         mod dyn_store {
             #[allow(unused_imports)]
             use super::*;
-            $(
+            $($(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(fixture) =
@@ -373,7 +373,7 @@ macro_rules! __conformance_expand {
                         teardown.await;
                     }
                 }
-            )*
+            )*)*
         }
     };
 }
