@@ -72,7 +72,9 @@ pub use metadata::Iter as MetadataIter;
 pub use model::{
     Metadata, Session, SessionBuilder, SessionState, Stats, validate_expiry, validate_metadata,
 };
-pub use store::{BoxFuture, DynStore, ListFilter, Page, Store, UPDATE_WITH_MAX_ATTEMPTS};
+pub use store::{
+    BoxFuture, Computed, DynStore, ListFilter, Op, Page, Store, UPDATE_WITH_MAX_ATTEMPTS,
+};
 pub use time::{Clock, FastClock, ManualClock, SystemClock, Timestamp};
 
 #[cfg(feature = "tracing")]

@@ -7,15 +7,11 @@ use tokio::sync::{broadcast, watch};
 use tracing::field::Empty;
 
 use session_core::{
-    ConnectionId, Error, ListFilter, Page, Result, Session, SessionBuilder, SessionId,
-    SessionState, Store, Timestamp, Traced, UserId, in_span,
+    Computed, ConnectionId, Error, ListFilter, Op, Page, Result, Session, SessionBuilder,
+    SessionId, SessionState, Store, Timestamp, Traced, UserId, in_span,
 };
 
 use crate::{DeleteReason, ManagerConfig, SessionEvent, SessionToken, TOKEN_HASH_KEY};
-
-/// How many times a heartbeat re-reads after losing a compare-and-set race before it gives
-/// up with the conflict.
-const HEARTBEAT_MAX_ATTEMPTS: usize = 16;
 
 /// A session just created, and the token to give its client (shown once: the store keeps
 /// only its hash).
@@ -371,10 +367,15 @@ impl<S: Store> SessionManager<S> {
     async fn delete_inner(&self, id: &SessionId, reason: DeleteReason) -> Result<bool> {
         let deleted = self.inner.store.delete(id).await?;
         if deleted {
-            bump(&self.inner.counters.deleted, 1);
-            self.emit(SessionEvent::Deleted { id: *id, reason });
+            self.deleted(id, reason);
         }
         Ok(deleted)
+    }
+
+    /// Counts and announces a deletion made here.
+    fn deleted(&self, id: &SessionId, reason: DeleteReason) {
+        bump(&self.inner.counters.deleted, 1);
+        self.emit(SessionEvent::Deleted { id: *id, reason });
     }
 
     /// A page of live sessions matching `filter`, with the exact total.
@@ -414,46 +415,48 @@ impl<S: Store> SessionManager<S> {
         bump(&counters.heartbeats, 1);
         let config = &self.inner.config;
         let interval = config.heartbeat_interval();
-        let mut last = None;
-        for _ in 0..HEARTBEAT_MAX_ATTEMPTS {
-            let current = self
-                .inner
-                .store
-                .get(id)
-                .await?
-                .ok_or(Error::NotFound { id: *id })?;
-            let now = self.now();
-            let end = self.lifetime_end(&current);
-            if end <= now {
-                self.delete_inner(id, DeleteReason::LifetimeEnded).await?;
-                return Err(Error::NotFound { id: *id });
-            }
-            let activate = matches!(current.state, SessionState::Idle | SessionState::Connecting);
-            if !activate && now.duration_since(current.last_active_at) < interval {
-                return Ok(Heartbeat {
-                    session: current,
-                    written: false,
-                });
-            }
-            let mut next = Session::clone(&current);
-            next.last_active_at = now;
-            next.expires_at = (now + config.idle_timeout).min(end);
-            if activate {
-                next.state = SessionState::Active;
-            }
-            match self.inner.store.update(next).await {
-                Ok(session) => {
-                    bump(&counters.heartbeat_writes, 1);
-                    return Ok(Heartbeat {
-                        session,
-                        written: true,
-                    });
+        let computed = self
+            .inner
+            .store
+            .compute(id, |current| {
+                let now = self.now();
+                let end = self.lifetime_end(current);
+                if end <= now {
+                    return Ok(Op::Delete);
                 }
-                Err(e) if e.is_conflict() => last = Some(e),
-                Err(e) => return Err(e),
+                let activate =
+                    matches!(current.state, SessionState::Idle | SessionState::Connecting);
+                if !activate && now.duration_since(current.last_active_at) < interval {
+                    return Ok(Op::Keep);
+                }
+                let mut next = Session::clone(current);
+                next.last_active_at = now;
+                next.expires_at = (now + config.idle_timeout).min(end);
+                if activate {
+                    next.state = SessionState::Active;
+                }
+                Ok(Op::Write(next))
+            })
+            .await?;
+        match computed {
+            Computed::Kept(session) => Ok(Heartbeat {
+                session,
+                written: false,
+            }),
+            Computed::Written(session) => {
+                bump(&counters.heartbeat_writes, 1);
+                Ok(Heartbeat {
+                    session,
+                    written: true,
+                })
+            }
+            Computed::Deleted { existed } => {
+                if existed {
+                    self.deleted(id, DeleteReason::LifetimeEnded);
+                }
+                Err(Error::NotFound { id: *id })
             }
         }
-        Err(last.unwrap_or(Error::NotFound { id: *id }))
     }
 
     /// Deletes every live session of `user_id` except `except` ("log out my other devices")

@@ -38,8 +38,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    BoxFuture, Collision, ConnectionId, DynStore, Error, ListFilter, Metadata, Session, SessionId,
-    SessionState, Stats, Store, Timestamp, UserId, limits,
+    BoxFuture, Collision, Computed, ConnectionId, DynStore, Error, ListFilter, Metadata, Op,
+    Session, SessionId, SessionState, Stats, Store, Timestamp, UserId, limits,
 };
 
 mod cases;

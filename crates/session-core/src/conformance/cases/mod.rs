@@ -55,6 +55,7 @@ macro_rules! __conformance_cases {
                 same_version_writers_exactly_one_wins,
                 update_with_concurrent_increments_exact,
                 update_with_closure_error_writes_nothing,
+                compute_keep_write_delete,
                 touch_extends_expiry,
                 touch_shortens_expiry,
                 touch_rejects_past_and_missing,

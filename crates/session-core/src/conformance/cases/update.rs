@@ -217,6 +217,74 @@ pub async fn update_with_closure_error_writes_nothing<S: Store + 'static>(f: Fix
     assert_not_found(f.store.update_with(&SessionId::new(), |_| Ok(())).await);
 }
 
+/// compute: `Keep` writes nothing and returns the session as read; `Write` stores the new
+/// version; `Delete` removes it from every view; a stale `Write` is retried from a fresh read
+/// (the closure is asked again); a missing id is `NotFound`; a closure error writes nothing.
+pub async fn compute_keep_write_delete<S: Store + 'static>(f: Fixture<S>) {
+    let s = f.create(f.session("alice")).await;
+    match f.store.compute(&s.id, |_| Ok(Op::Keep)).await.unwrap() {
+        Computed::Kept(kept) => assert_eq!(kept, s),
+        other => panic!("Keep gave {other:?}"),
+    }
+    assert_eq!(f.get(&s.id).await.unwrap().version, 1, "Keep wrote nothing");
+
+    // A write racing in between the first read and the first write: asked again.
+    let mut asked = 0;
+    let computed = f
+        .store
+        .compute(&s.id, |current| {
+            asked += 1;
+            if asked == 1 {
+                let mut other = Session::clone(current);
+                other.stats.packets_sent = 7;
+                let store = f.store.clone();
+                // Another writer wins the race (on a separate thread, so this closure stays
+                // synchronous).
+                let handle = tokio::runtime::Handle::current();
+                std::thread::spawn(move || handle.block_on(store.update(other)))
+                    .join()
+                    .unwrap()
+                    .expect("the other writer");
+            }
+            let mut next = Session::clone(current);
+            next.stats.packets_received += 1;
+            Ok(Op::Write(next))
+        })
+        .await
+        .unwrap();
+    let Computed::Written(written) = computed else {
+        panic!("Write gave {computed:?}");
+    };
+    assert_eq!(asked, 2, "the conflict made compute read again");
+    assert_eq!(
+        (
+            written.version,
+            written.stats.packets_sent,
+            written.stats.packets_received
+        ),
+        (3, 7, 1)
+    );
+    assert_eq!(f.get(&s.id).await.as_deref(), Some(&*written));
+
+    let e = f
+        .store
+        .compute(&s.id, |_| Err(Error::invalid("state", "refused by caller")))
+        .await;
+    assert_invalid(e, "state");
+    assert_eq!(
+        f.get(&s.id).await.unwrap().version,
+        3,
+        "an error wrote nothing"
+    );
+
+    match f.store.compute(&s.id, |_| Ok(Op::Delete)).await.unwrap() {
+        Computed::Deleted { existed } => assert!(existed),
+        other => panic!("Delete gave {other:?}"),
+    }
+    f.assert_gone(&written).await;
+    assert_not_found(f.store.compute(&s.id, |_| Ok(Op::Keep)).await);
+}
+
 // ---- touch -----------------------------------------------------------------------------------
 
 /// touch moves the expiry later and bumps the version; the session outlives its old expiry.
