@@ -91,8 +91,11 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod cluster;
 mod coalesce;
 mod config;
+mod connection;
+mod error;
 mod keys;
 mod store;
 
