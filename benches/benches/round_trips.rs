@@ -128,7 +128,7 @@ fn main() {
             "delete_by_user_id(10)",
             store.delete_by_user_id(&user, None).await.unwrap()
         );
-        assert_eq!(deleted, 10);
+        assert_eq!(deleted.len(), 10);
         drop(monitor);
         testkit::cleanup_prefix(server.url(), &prefix)
             .await

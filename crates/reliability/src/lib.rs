@@ -822,7 +822,7 @@ mod tests {
                 &self,
                 u: &UserId,
                 except: Option<&SessionId>,
-            ) -> session_core::Result<u64> {
+            ) -> session_core::Result<Vec<SessionId>> {
                 self.0.delete_by_user_id(u, except).await
             }
             async fn delete_expired(&self) -> session_core::Result<u64> {

@@ -151,12 +151,13 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Arc<Session>>>> + Send;
 
     /// Deletes every live session of `user_id` except `except` ("log out my other
-    /// devices"), and returns how many were deleted.
+    /// devices"), and returns the ids of the sessions it deleted (in no particular order), so
+    /// that a caller (a cache to evict, events to send) need not work them out again.
     fn delete_by_user_id(
         &self,
         user_id: &UserId,
         except: Option<&SessionId>,
-    ) -> impl Future<Output = Result<u64>> + Send;
+    ) -> impl Future<Output = Result<Vec<SessionId>>> + Send;
 
     /// Reclaims the space of expired sessions (which are already invisible) and returns how
     /// many were removed. A store that drops expired sessions by itself (the Redis store: its
@@ -351,7 +352,7 @@ pub trait DynStore: Send + Sync {
         &'a self,
         user_id: &'a UserId,
         except: Option<&'a SessionId>,
-    ) -> BoxFuture<'a, Result<u64>>;
+    ) -> BoxFuture<'a, Result<Vec<SessionId>>>;
     fn delete_expired_dyn(&self) -> BoxFuture<'_, Result<u64>>;
     fn count_dyn(&self) -> BoxFuture<'_, Result<u64>>;
 }
@@ -401,7 +402,7 @@ impl<S: Store> DynStore for S {
         &'a self,
         user_id: &'a UserId,
         except: Option<&'a SessionId>,
-    ) -> BoxFuture<'a, Result<u64>> {
+    ) -> BoxFuture<'a, Result<Vec<SessionId>>> {
         Box::pin(self.delete_by_user_id(user_id, except))
     }
     fn delete_expired_dyn(&self) -> BoxFuture<'_, Result<u64>> {
@@ -470,7 +471,7 @@ macro_rules! forward_to_dyn {
                 &self,
                 user_id: &UserId,
                 except: Option<&SessionId>,
-            ) -> impl Future<Output = Result<u64>> + Send {
+            ) -> impl Future<Output = Result<Vec<SessionId>>> + Send {
                 async move { (**self).delete_by_user_id_dyn(user_id, except).await }
             }
             fn delete_expired(&self) -> impl Future<Output = Result<u64>> + Send {
@@ -532,7 +533,7 @@ impl<S: Store> Store for Arc<S> {
         &self,
         user_id: &UserId,
         except: Option<&SessionId>,
-    ) -> impl Future<Output = Result<u64>> + Send {
+    ) -> impl Future<Output = Result<Vec<SessionId>>> + Send {
         (**self).delete_by_user_id(user_id, except)
     }
     fn delete_expired(&self) -> impl Future<Output = Result<u64>> + Send {

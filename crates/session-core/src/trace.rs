@@ -330,7 +330,7 @@ impl<S: Store> Store for Traced<S> {
         &self,
         user_id: &UserId,
         except: Option<&SessionId>,
-    ) -> impl Future<Output = Result<u64>> + Send {
+    ) -> impl Future<Output = Result<Vec<SessionId>>> + Send {
         store_span!(
             self,
             "delete_by_user_id",

@@ -36,17 +36,14 @@ pub struct Heartbeat {
 /// What [`SessionManager::revoke_user`] deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Revocation {
-    /// The sessions deleted, by id.
+    /// The sessions deleted, by id, in id order.
     pub ids: Vec<SessionId>,
-    /// Sessions created while the revocation ran, deleted by its final sweep without their
-    /// ids being known (usually 0).
-    pub unlisted: u64,
 }
 
 impl Revocation {
     /// How many sessions were deleted in all.
     pub fn total(&self) -> u64 {
-        self.ids.len() as u64 + self.unlisted
+        self.ids.len() as u64
     }
 }
 
@@ -460,10 +457,8 @@ impl<S: Store> SessionManager<S> {
     }
 
     /// Deletes every live session of `user_id` except `except` ("log out my other devices")
-    /// and returns what it deleted; sends one [`SessionEvent::Revoked`].
-    ///
-    /// The sessions are listed, deleted one by one (so their ids are known), and a final
-    /// [`Store::delete_by_user_id`] catches any created meanwhile ([`Revocation::unlisted`]).
+    /// with one [`Store::delete_by_user_id`], and returns what it deleted; sends one
+    /// [`SessionEvent::Revoked`].
     pub async fn revoke_user(
         &self,
         user_id: &UserId,
@@ -477,17 +472,9 @@ impl<S: Store> SessionManager<S> {
         user_id: &UserId,
         except: Option<&SessionId>,
     ) -> Result<Revocation> {
-        let store = &self.inner.store;
-        let mut revocation = Revocation::default();
-        for session in store.get_by_user_id(user_id).await? {
-            if Some(&session.id) == except {
-                continue;
-            }
-            if store.delete(&session.id).await? {
-                revocation.ids.push(session.id);
-            }
-        }
-        revocation.unlisted = store.delete_by_user_id(user_id, except).await?;
+        let mut ids = self.inner.store.delete_by_user_id(user_id, except).await?;
+        ids.sort();
+        let revocation = Revocation { ids };
         bump(&self.inner.counters.revoked, revocation.total());
         self.emit(SessionEvent::Revoked {
             user_id: user_id.clone(),

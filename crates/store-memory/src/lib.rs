@@ -27,7 +27,7 @@
 //! assert_eq!(updated.version, 2);
 //!
 //! assert_eq!(store.get_by_user_id(&user).await?.len(), 1);
-//! assert_eq!(store.delete_by_user_id(&user, None).await?, 1);
+//! assert_eq!(store.delete_by_user_id(&user, None).await?.len(), 1);
 //! # Ok(())
 //! # }
 //! ```

@@ -536,7 +536,11 @@ impl Store for MemoryStore {
         Ok(self.inner.by_user(user_id, self.inner.clock.now()))
     }
 
-    async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
+    async fn delete_by_user_id(
+        &self,
+        user_id: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
         budget().await;
         let inner = &*self.inner;
         let now = inner.clock.now();
@@ -554,7 +558,7 @@ impl Store for MemoryStore {
                 })
                 .unwrap_or_default()
         };
-        let mut deleted = 0;
+        let mut deleted = Vec::new();
         for id in victims {
             let hash = inner.hasher.hash_one(id);
             let mut shard = inner.sessions[inner.shard(hash)].write();
@@ -564,7 +568,7 @@ impl Store for MemoryStore {
                 inner.unindex(&removed);
                 inner.stored.fetch_sub(1, Ordering::Relaxed);
                 if !removed.is_expired_at(now) {
-                    deleted += 1;
+                    deleted.push(id);
                 }
             }
         }

@@ -143,12 +143,13 @@ pub async fn delete_by_user_id_all<S: Store + 'static>(f: Fixture<S>) {
         mine.push(f.create(f.session("alice")).await);
     }
     let theirs = f.create(f.session("bob")).await;
-    let n = f
+    let mut deleted = f
         .store
         .delete_by_user_id(&user_id("alice"), None)
         .await
         .unwrap();
-    assert_eq!(n, 5);
+    deleted.sort();
+    assert_eq!(deleted, ids(&mine), "the ids of what it deleted");
     for s in &mine {
         f.assert_gone(s).await;
     }
@@ -166,12 +167,15 @@ pub async fn delete_by_user_id_except<S: Store + 'static>(f: Fixture<S>) {
         mine.push(f.create(f.session("alice")).await);
     }
     let keep = mine[2].clone();
-    let n = f
+    let mut deleted = f
         .store
         .delete_by_user_id(&user_id("alice"), Some(&keep.id))
         .await
         .unwrap();
-    assert_eq!(n, 3);
+    deleted.sort();
+    let mut others: Vec<_> = ids(&mine).into_iter().filter(|id| *id != keep.id).collect();
+    others.sort();
+    assert_eq!(deleted, others);
     assert_eq!(ids(&f.by_user("alice").await), vec![keep.id]);
     f.assert_indexed(&keep).await;
     for s in mine.iter().filter(|s| s.id != keep.id) {
@@ -179,18 +183,18 @@ pub async fn delete_by_user_id_except<S: Store + 'static>(f: Fixture<S>) {
     }
     // `except` naming someone else's session protects nothing of this user.
     let bob = f.create(f.session("bob")).await;
-    let n = f
+    let deleted = f
         .store
         .delete_by_user_id(&user_id("alice"), Some(&bob.id))
         .await
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(deleted, vec![keep.id]);
     f.assert_indexed(&bob).await;
 }
 
-/// delete_by_user_id counts only live sessions, and an unknown user is zero.
+/// delete_by_user_id deletes (and names) only live sessions; an unknown user has none.
 pub async fn delete_by_user_id_counts_live_only<S: Store + 'static>(f: Fixture<S>) {
-    f.create(f.session("alice")).await;
+    let live = f.create(f.session("alice")).await;
     f.create(f.short_lived("alice")).await;
     f.expire_short_lived().await;
     assert_eq!(
@@ -198,14 +202,14 @@ pub async fn delete_by_user_id_counts_live_only<S: Store + 'static>(f: Fixture<S
             .delete_by_user_id(&user_id("alice"), None)
             .await
             .unwrap(),
-        1
+        vec![live.id]
     );
     assert_eq!(
         f.store
             .delete_by_user_id(&user_id("ghost"), None)
             .await
             .unwrap(),
-        0
+        Vec::<SessionId>::new()
     );
     assert_eq!(f.count().await, 0);
 }
