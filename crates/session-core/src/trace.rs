@@ -26,6 +26,7 @@ use crate::time::Timestamp;
 /// How an operation ended, as recorded in a span's `outcome` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub enum Outcome {
     /// It succeeded.
     Ok,
@@ -108,6 +109,7 @@ impl From<ErrorKind> for Outcome {
 /// # Ok(())
 /// # }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub fn in_span<F, T>(make_span: impl FnOnce() -> tracing::Span, fut: F) -> InSpan<F>
 where
     F: Future<Output = Result<T>>,
@@ -135,6 +137,7 @@ pin_project_lite::pin_project! {
     /// The future [`in_span`] returns: the operation's own future when no span is enabled,
     /// a recording one otherwise.
     #[must_use = "futures do nothing unless polled"]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
     pub struct InSpan<F> {
         #[pin]
         inner: MaybeTraced<F>,
@@ -245,6 +248,7 @@ macro_rules! store_span {
 /// [`Store::update_with`] is not forwarded as one operation: its reads and writes are traced
 /// one by one (a `get` and an `update` span per attempt), so a conflict storm is visible.
 #[derive(Debug, Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub struct Traced<S> {
     inner: S,
     name: &'static str,

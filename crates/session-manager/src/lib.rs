@@ -48,6 +48,7 @@
 //!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod cleanup;

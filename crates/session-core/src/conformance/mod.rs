@@ -325,6 +325,7 @@ fn assert_conflict<T: Debug>(result: Result<T, Error>) {
 /// [`Fixture`] (or an `Option<Fixture>`, `None` to skip: see [`IntoFixture`]) holding a fresh,
 /// empty store (a closure `|| async { ... }` or a path to an
 /// `async fn`). The calling crate needs `tokio` with `macros` and `rt-multi-thread`.
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 #[macro_export]
 macro_rules! conformance_suite {
     ($setup:expr) => {
