@@ -152,7 +152,10 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        self.project().inner.poll(cx)
+        match self.project().inner.project() {
+            MaybeTracedProj::Plain { fut } => fut.poll(cx),
+            MaybeTracedProj::Traced { recorded } => Pin::new(&mut **recorded).poll(cx),
+        }
     }
 }
 
@@ -164,27 +167,12 @@ impl<F> std::fmt::Debug for InSpan<F> {
 }
 
 pin_project_lite::pin_project! {
-    /// The two shapes of an [`InSpan`]. `#[inline]` polling, so that the plain case compiles
-    /// to the operation's future alone.
+    /// The two shapes of an [`InSpan`] (polled by its `#[inline]` `poll`, so that the plain
+    /// case compiles to the operation's future alone).
     #[project = MaybeTracedProj]
     enum MaybeTraced<F> {
         Plain { #[pin] fut: F },
         Traced { recorded: Box<Recorded<F>> },
-    }
-}
-
-impl<F, T> Future for MaybeTraced<F>
-where
-    F: Future<Output = Result<T>>,
-{
-    type Output = Result<T>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        match self.project() {
-            MaybeTracedProj::Plain { fut } => fut.poll(cx),
-            MaybeTracedProj::Traced { recorded } => Pin::new(&mut **recorded).poll(cx),
-        }
     }
 }
 
