@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use benches::seed_session;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use session_core::{Clock, ManagerConfig, SessionManager, Store, SystemClock, Traced};
+use session_core::{Clock, Store, SystemClock, Traced};
+use session_manager::{ManagerConfig, SessionManager};
 use store_memory::MemoryStore;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber, span};

@@ -117,23 +117,6 @@ impl Histogram {
     }
 }
 
-/// The name of an error's kind, for tallies: `Timeout`, `Unavailable`, `Backend`, `Conflict`,
-/// `NotFound`, `AlreadyExists`, `InvalidInput`, `Codec`, `Capacity` or `Other`.
-pub fn error_kind(e: &Error) -> &'static str {
-    match e {
-        Error::Timeout { .. } => "Timeout",
-        Error::Unavailable { .. } => "Unavailable",
-        Error::Backend { .. } => "Backend",
-        Error::Conflict { .. } => "Conflict",
-        Error::NotFound { .. } => "NotFound",
-        Error::AlreadyExists(_) => "AlreadyExists",
-        Error::InvalidInput { .. } => "InvalidInput",
-        Error::Codec(_) => "Codec",
-        Error::CapacityExceeded { .. } => "Capacity",
-        _ => "Other",
-    }
-}
-
 /// The load's shape.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -576,7 +559,7 @@ async fn task<S: Store>(
             Some(Ok(())) => "ok",
             Some(Err(e)) => {
                 report.errors += 1;
-                let kind = error_kind(e);
+                let kind = e.kind().as_str();
                 let seen = report.error_samples.entry(kind).or_default();
                 if seen.len() < 3 {
                     let mut text = format!("{name}: {e}");
@@ -839,7 +822,7 @@ mod tests {
                 &self,
                 u: &UserId,
                 except: Option<&SessionId>,
-            ) -> session_core::Result<u64> {
+            ) -> session_core::Result<Vec<SessionId>> {
                 self.0.delete_by_user_id(u, except).await
             }
             async fn delete_expired(&self) -> session_core::Result<u64> {

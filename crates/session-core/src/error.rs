@@ -89,6 +89,30 @@ pub enum Error {
 }
 
 impl Error {
+    /// What kind of error this is: the one place errors are sorted (spans' outcomes and
+    /// reliability tallies are built from it), as [`std::io::Error::kind`] does.
+    ///
+    /// ```
+    /// use session_core::{Error, ErrorKind, SessionId};
+    ///
+    /// let e = Error::NotFound { id: SessionId::new() };
+    /// assert_eq!(e.kind(), ErrorKind::NotFound);
+    /// assert!(!e.kind().is_backend());
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::CapacityExceeded { .. } => ErrorKind::CapacityExceeded,
+            Error::Codec(_) => ErrorKind::Codec,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Backend { .. } => ErrorKind::Backend,
+        }
+    }
+
     /// An [`Error::InvalidInput`] for `field`.
     pub fn invalid(field: &'static str, reason: impl Into<Cow<'static, str>>) -> Self {
         Error::InvalidInput {
@@ -106,21 +130,88 @@ impl Error {
 
     /// True for [`Error::Conflict`]: the write may succeed if retried on fresh data.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Error::Conflict { .. })
+        self.kind() == ErrorKind::Conflict
     }
 
     /// True for [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NotFound { .. })
+        self.kind() == ErrorKind::NotFound
     }
 
     /// True for failures of the backend itself ([`Error::Timeout`], [`Error::Unavailable`],
     /// [`Error::Backend`]) as opposed to answers about the data.
     pub fn is_backend(&self) -> bool {
+        self.kind().is_backend()
+    }
+}
+
+/// The kind of an [`Error`], one per variant, without its data: [`Error::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::AlreadyExists`].
+    AlreadyExists,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::InvalidInput`].
+    InvalidInput,
+    /// [`Error::CapacityExceeded`].
+    CapacityExceeded,
+    /// [`Error::Codec`].
+    Codec,
+    /// [`Error::Timeout`].
+    Timeout,
+    /// [`Error::Unavailable`].
+    Unavailable,
+    /// [`Error::Backend`].
+    Backend,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::Conflict,
+        ErrorKind::InvalidInput,
+        ErrorKind::CapacityExceeded,
+        ErrorKind::Codec,
+        ErrorKind::Timeout,
+        ErrorKind::Unavailable,
+        ErrorKind::Backend,
+    ];
+
+    /// The variant's name, e.g. `"Timeout"` (what reliability's tallies are keyed by).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::AlreadyExists => "AlreadyExists",
+            ErrorKind::Conflict => "Conflict",
+            ErrorKind::InvalidInput => "InvalidInput",
+            ErrorKind::CapacityExceeded => "CapacityExceeded",
+            ErrorKind::Codec => "Codec",
+            ErrorKind::Timeout => "Timeout",
+            ErrorKind::Unavailable => "Unavailable",
+            ErrorKind::Backend => "Backend",
+        }
+    }
+
+    /// True for failures of the backend itself ([`Timeout`](ErrorKind::Timeout),
+    /// [`Unavailable`](ErrorKind::Unavailable), [`Backend`](ErrorKind::Backend)) as opposed to
+    /// answers about the data.
+    pub fn is_backend(self) -> bool {
         matches!(
             self,
-            Error::Timeout { .. } | Error::Unavailable { .. } | Error::Backend { .. }
+            ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Backend
         )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -166,5 +257,55 @@ impl CodecError {
     /// Where in the record decoding stopped.
     pub fn offset(&self) -> usize {
         self.offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_name() {
+        let names: std::collections::BTreeSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        for kind in ErrorKind::ALL {
+            assert_eq!(kind.as_str(), format!("{kind:?}"));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn kind_sorts_each_variant() {
+        let id = SessionId::new();
+        let io = || BoxError::from(std::io::Error::other("x"));
+        let cases = [
+            (Error::NotFound { id }, ErrorKind::NotFound),
+            (
+                Error::AlreadyExists(Collision::SessionId(id)),
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                Error::Conflict {
+                    id,
+                    expected: 1,
+                    actual: 2,
+                },
+                ErrorKind::Conflict,
+            ),
+            (Error::invalid("user_id", "empty"), ErrorKind::InvalidInput),
+            (
+                Error::CapacityExceeded { capacity: 1 },
+                ErrorKind::CapacityExceeded,
+            ),
+            (CodecError::new("short", 0).into(), ErrorKind::Codec),
+            (Error::Timeout { source: None }, ErrorKind::Timeout),
+            (Error::Unavailable { source: io() }, ErrorKind::Unavailable),
+            (Error::backend(io()), ErrorKind::Backend),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error:?}");
+            assert_eq!(error.is_backend(), kind.is_backend());
+        }
     }
 }

@@ -35,16 +35,11 @@
 //!    corrupt stored bytes ([`Error::Codec`]).
 //! 6. Keys stay inside the configured prefix (for stores that have keys).
 //!
-//! # The manager (feature `manager`)
+//! # The manager
 //!
-//! `SessionManager` is what a service talks to, over any store: it creates a session with an
-//! opaque client token (`<session id>.<secret>`; the store keeps only a hash of the secret),
-//! finds sessions by id, connection or token, updates them by compare-and-set, slides their
-//! expiry on throttled heartbeats under an absolute lifetime, revokes a user's other
-//! sessions, sends `SessionEvent`s to subscribers, and runs a cleanup task that stops with
-//! it. Every manager and store operation gets a `tracing` span (store calls through
-//! `Traced`, feature `tracing`). Its docs have an example; `examples/gateway` is an HTTP
-//! service built on it.
+//! `SessionManager` (tokens, heartbeats, revocation, events, a cleanup task) is what a
+//! service talks to, over any store. It lives in its own crate, `session-manager`, so that a
+//! store author never compiles it (nor tokio, sha2, subtle and getrandom).
 //!
 //! # Features
 //!
@@ -52,11 +47,11 @@
 //! |---|---|
 //! | `conformance` | [`conformance`]: the suite and the [`conformance_suite!`] macro that expands it into one `#[tokio::test]` per case for a store |
 //! | `serde` | `Serialize`/`Deserialize` for the model types |
-//! | `tracing` | `Traced`, a store wrapper with a `tracing` span per operation |
-//! | `manager` | `SessionManager` (tokio, `tracing`, SHA-256 tokens); implies `tracing` |
+//! | `tracing` | `Traced`, a store wrapper with a `tracing` span per operation, and `in_span` for layers above a store |
 //!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod codec;
@@ -68,28 +63,24 @@ mod store;
 mod time;
 
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
-#[cfg(feature = "manager")]
-mod manager;
 #[cfg(feature = "tracing")]
 mod trace;
 
-pub use error::{BoxError, CodecError, Collision, Error, Result};
+pub use error::{BoxError, CodecError, Collision, Error, ErrorKind, Result};
 pub use id::{ConnectionId, SessionId, UserId};
 pub use metadata::Iter as MetadataIter;
 pub use model::{
     Metadata, Session, SessionBuilder, SessionState, Stats, validate_expiry, validate_metadata,
 };
-pub use store::{BoxFuture, DynStore, ListFilter, Page, Store, UPDATE_WITH_MAX_ATTEMPTS};
+pub use store::{
+    BoxFuture, Computed, DynStore, ListFilter, Op, Page, Store, UPDATE_WITH_MAX_ATTEMPTS,
+};
 pub use time::{Clock, FastClock, ManualClock, SystemClock, Timestamp};
 
-#[cfg(feature = "manager")]
-pub use manager::{
-    CleanupHandle, CreatedSession, DeleteReason, Heartbeat, ManagerConfig, ManagerStats,
-    NewSession, Revocation, SessionEvent, SessionManager, SessionToken, TOKEN_HASH_KEY,
-};
 #[cfg(feature = "tracing")]
-pub use trace::{Outcome, Traced};
+pub use trace::{InSpan, Outcome, Traced, in_span};
 
 /// Limits on what a session may hold; writes beyond them get [`Error::InvalidInput`].
 pub mod limits {

@@ -151,12 +151,13 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Arc<Session>>>> + Send;
 
     /// Deletes every live session of `user_id` except `except` ("log out my other
-    /// devices"), and returns how many were deleted.
+    /// devices"), and returns the ids of the sessions it deleted (in no particular order), so
+    /// that a caller (a cache to evict, events to send) need not work them out again.
     fn delete_by_user_id(
         &self,
         user_id: &UserId,
         except: Option<&SessionId>,
-    ) -> impl Future<Output = Result<u64>> + Send;
+    ) -> impl Future<Output = Result<Vec<SessionId>>> + Send;
 
     /// Reclaims the space of expired sessions (which are already invisible) and returns how
     /// many were removed. A store that drops expired sessions by itself (the Redis store: its
@@ -166,16 +167,39 @@ pub trait Store: Send + Sync {
     /// The number of live sessions.
     fn count(&self) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Reads the session, applies `change` to a copy and writes it back with
-    /// [`Store::update`], retrying from a fresh read on [`Error::Conflict`] (up to
-    /// [`UPDATE_WITH_MAX_ATTEMPTS`] times). An error from `change` stops it and is returned.
-    fn update_with<F>(
+    /// Reads the session and lets `decide` say what to do with it: [`Op::Write`] a new
+    /// version (with [`Store::update`], so compare-and-set), [`Op::Keep`] it as it is, or
+    /// [`Op::Delete`] it. A write that meets [`Error::Conflict`] is retried from a fresh read,
+    /// `decide` being asked again (up to [`UPDATE_WITH_MAX_ATTEMPTS`] times). An error from
+    /// `decide` stops it and is returned, with nothing written. [`Error::NotFound`] if there is
+    /// no live session `id`. (moka's `and_compute_with` is the model.)
+    ///
+    /// ```
+    /// use session_core::{Computed, Op, Result, SessionId, SessionState, Store};
+    ///
+    /// /// Closes a session unless it is already closed (then nothing is written).
+    /// async fn close<S: Store>(store: &S, id: &SessionId) -> Result<bool> {
+    ///     let done = store
+    ///         .compute(id, |s| {
+    ///             if s.state == SessionState::Closed {
+    ///                 return Ok(Op::Keep);
+    ///             }
+    ///             let mut next = (**s).clone();
+    ///             next.state = SessionState::Closed;
+    ///             Ok(Op::Write(next))
+    ///         })
+    ///         .await?;
+    ///     Ok(matches!(done, Computed::Written(_)))
+    /// }
+    /// # let _ = close::<std::sync::Arc<dyn session_core::DynStore>>;
+    /// ```
+    fn compute<F>(
         &self,
         id: &SessionId,
-        mut change: F,
-    ) -> impl Future<Output = Result<Arc<Session>>> + Send
+        mut decide: F,
+    ) -> impl Future<Output = Result<Computed>> + Send
     where
-        F: FnMut(&mut Session) -> Result<()> + Send,
+        F: FnMut(&Arc<Session>) -> Result<Op> + Send,
         Self: Sized,
     {
         async move {
@@ -185,16 +209,76 @@ pub trait Store: Send + Sync {
                     YieldNow(false).await;
                 }
                 let current = self.get(id).await?.ok_or(Error::NotFound { id: *id })?;
-                let mut next = Session::clone(&current);
-                change(&mut next)?;
-                match self.update(next).await {
-                    Err(e) if e.is_conflict() => last = Some(e),
-                    other => return other,
+                match decide(&current)? {
+                    Op::Keep => return Ok(Computed::Kept(current)),
+                    Op::Delete => {
+                        let existed = self.delete(id).await?;
+                        return Ok(Computed::Deleted { existed });
+                    }
+                    Op::Write(next) => match self.update(next).await {
+                        Err(e) if e.is_conflict() => last = Some(e),
+                        other => return other.map(Computed::Written),
+                    },
                 }
             }
             Err(last.unwrap_or(Error::NotFound { id: *id }))
         }
     }
+
+    /// Reads the session, applies `change` to a copy and writes it back with
+    /// [`Store::update`], retrying from a fresh read on [`Error::Conflict`] (up to
+    /// [`UPDATE_WITH_MAX_ATTEMPTS`] times). An error from `change` stops it and is returned.
+    /// [`Store::compute`] whose closure always writes.
+    fn update_with<F>(
+        &self,
+        id: &SessionId,
+        mut change: F,
+    ) -> impl Future<Output = Result<Arc<Session>>> + Send
+    where
+        F: FnMut(&mut Session) -> Result<()> + Send,
+        Self: Sized,
+    {
+        let computed = self.compute(id, move |current| {
+            let mut next = Session::clone(current);
+            change(&mut next)?;
+            Ok(Op::Write(next))
+        });
+        async move {
+            match computed.await? {
+                Computed::Written(session) | Computed::Kept(session) => Ok(session),
+                Computed::Deleted { .. } => Err(Error::NotFound { id: *id }),
+            }
+        }
+    }
+}
+
+/// What the closure of [`Store::compute`] decides for the session it was shown.
+// A `Write` is built once per attempt and moved straight into `update`: boxing it would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Write this as the next version (compare-and-set on the version it carries).
+    Write(Session),
+    /// Leave the session as it is; nothing is written.
+    Keep,
+    /// Delete the session.
+    Delete,
+}
+
+/// What [`Store::compute`] did.
+#[derive(Debug, Clone)]
+pub enum Computed {
+    /// The session was written; this is the stored result.
+    Written(Arc<Session>),
+    /// Nothing was written; this is the session as read.
+    Kept(Arc<Session>),
+    /// The session was deleted; `existed` is false if it was already gone (deleted or
+    /// expired) by the time the delete ran.
+    Deleted {
+        /// What [`Store::delete`] answered.
+        existed: bool,
+    },
 }
 
 /// Yields once to the executor, so that a retry lets the winner of a race finish.
@@ -268,7 +352,7 @@ pub trait DynStore: Send + Sync {
         &'a self,
         user_id: &'a UserId,
         except: Option<&'a SessionId>,
-    ) -> BoxFuture<'a, Result<u64>>;
+    ) -> BoxFuture<'a, Result<Vec<SessionId>>>;
     fn delete_expired_dyn(&self) -> BoxFuture<'_, Result<u64>>;
     fn count_dyn(&self) -> BoxFuture<'_, Result<u64>>;
 }
@@ -318,7 +402,7 @@ impl<S: Store> DynStore for S {
         &'a self,
         user_id: &'a UserId,
         except: Option<&'a SessionId>,
-    ) -> BoxFuture<'a, Result<u64>> {
+    ) -> BoxFuture<'a, Result<Vec<SessionId>>> {
         Box::pin(self.delete_by_user_id(user_id, except))
     }
     fn delete_expired_dyn(&self) -> BoxFuture<'_, Result<u64>> {
@@ -387,7 +471,7 @@ macro_rules! forward_to_dyn {
                 &self,
                 user_id: &UserId,
                 except: Option<&SessionId>,
-            ) -> impl Future<Output = Result<u64>> + Send {
+            ) -> impl Future<Output = Result<Vec<SessionId>>> + Send {
                 async move { (**self).delete_by_user_id_dyn(user_id, except).await }
             }
             fn delete_expired(&self) -> impl Future<Output = Result<u64>> + Send {
@@ -449,7 +533,7 @@ impl<S: Store> Store for Arc<S> {
         &self,
         user_id: &UserId,
         except: Option<&SessionId>,
-    ) -> impl Future<Output = Result<u64>> + Send {
+    ) -> impl Future<Output = Result<Vec<SessionId>>> + Send {
         (**self).delete_by_user_id(user_id, except)
     }
     fn delete_expired(&self) -> impl Future<Output = Result<u64>> + Send {

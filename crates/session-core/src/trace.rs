@@ -17,7 +17,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing::instrument::Instrumented;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ConnectionId, SessionId, UserId};
 use crate::model::Session;
 use crate::store::{ListFilter, Page, Store};
@@ -26,6 +26,7 @@ use crate::time::Timestamp;
 /// How an operation ended, as recorded in a span's `outcome` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub enum Outcome {
     /// It succeeded.
     Ok,
@@ -44,13 +45,9 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome of `result`.
     pub fn of<T>(result: &Result<T>) -> Self {
-        match result {
+        match result.as_ref().map_err(Error::kind) {
             Ok(_) => Outcome::Ok,
-            Err(Error::NotFound { .. }) => Outcome::NotFound,
-            Err(Error::Conflict { .. }) => Outcome::Conflict,
-            Err(Error::AlreadyExists(_)) => Outcome::AlreadyExists,
-            Err(Error::InvalidInput { .. }) => Outcome::InvalidInput,
-            Err(_) => Outcome::Error,
+            Err(kind) => Outcome::from(kind),
         }
     }
 
@@ -68,45 +65,86 @@ impl Outcome {
     }
 }
 
+impl From<ErrorKind> for Outcome {
+    /// The kinds a caller acts on keep their name; the backend's failures, codec and capacity
+    /// errors are all [`Outcome::Error`].
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NotFound => Outcome::NotFound,
+            ErrorKind::Conflict => Outcome::Conflict,
+            ErrorKind::AlreadyExists => Outcome::AlreadyExists,
+            ErrorKind::InvalidInput => Outcome::InvalidInput,
+            _ => Outcome::Error,
+        }
+    }
+}
+
 /// Runs `fut` inside the span `make_span` builds (with the fields `outcome` and
-/// `duration_us` empty), recording both at the end.
+/// `duration_us` empty), recording both at the end: how [`Traced`] traces each store call,
+/// for layers above a store (such as the session manager) to trace their own operations the
+/// same way.
 ///
 /// The fast path is what keeps tracing free when nobody listens: until a subscriber has
-/// ever been set, or while the one set does not want the span, `fut` is returned as it is
-/// (inside [`MaybeTraced::Plain`]): no span is built, no clock read, and the future stays its own
-/// size. Only an enabled span pays for a boxed, instrumented future.
-pub(crate) fn in_span<F, T>(make_span: impl FnOnce() -> tracing::Span, fut: F) -> MaybeTraced<F>
+/// ever been set, or while the one set does not want the span, `fut` is polled as it is: no
+/// span is built, no clock read, and the future stays its own size. Only an enabled span
+/// pays for a boxed, instrumented future.
+///
+/// ```
+/// use session_core::{Result, in_span};
+///
+/// async fn lookup() -> Result<u32> {
+///     Ok(7)
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<()> {
+/// let span = || {
+///     tracing::debug_span!(
+///         "my_layer",
+///         op = "lookup",
+///         outcome = tracing::field::Empty,
+///         duration_us = tracing::field::Empty
+///     )
+/// };
+/// assert_eq!(in_span(span, lookup()).await?, 7);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub fn in_span<F, T>(make_span: impl FnOnce() -> tracing::Span, fut: F) -> InSpan<F>
 where
     F: Future<Output = Result<T>>,
 {
-    if !tracing::dispatcher::has_been_set() {
-        return MaybeTraced::Plain { fut };
-    }
-    let span = make_span();
-    if span.is_disabled() {
-        return MaybeTraced::Plain { fut };
-    }
-    MaybeTraced::Traced {
-        recorded: Box::new(Recorded {
-            fut: Box::pin(fut.instrument(span.clone())),
-            span,
-            start: Instant::now(),
-        }),
-    }
+    let inner = if !tracing::dispatcher::has_been_set() {
+        MaybeTraced::Plain { fut }
+    } else {
+        let span = make_span();
+        if span.is_disabled() {
+            MaybeTraced::Plain { fut }
+        } else {
+            MaybeTraced::Traced {
+                recorded: Box::new(Recorded {
+                    fut: Box::pin(fut.instrument(span.clone())),
+                    span,
+                    start: Instant::now(),
+                }),
+            }
+        }
+    };
+    InSpan { inner }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of a traced operation: the store's own future when no span is enabled, the
-    /// recording one otherwise. `#[inline]` polling, so that the plain case compiles to the
-    /// store's future alone.
-    #[project = MaybeTracedProj]
-    pub(crate) enum MaybeTraced<F> {
-        Plain { #[pin] fut: F },
-        Traced { recorded: Box<Recorded<F>> },
+    /// The future [`in_span`] returns: the operation's own future when no span is enabled,
+    /// a recording one otherwise.
+    #[must_use = "futures do nothing unless polled"]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub struct InSpan<F> {
+        #[pin]
+        inner: MaybeTraced<F>,
     }
 }
 
-impl<F, T> Future for MaybeTraced<F>
+impl<F, T> Future for InSpan<F>
 where
     F: Future<Output = Result<T>>,
 {
@@ -114,17 +152,34 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        match self.project() {
+        match self.project().inner.project() {
             MaybeTracedProj::Plain { fut } => fut.poll(cx),
             MaybeTracedProj::Traced { recorded } => Pin::new(&mut **recorded).poll(cx),
         }
     }
 }
 
+impl<F> std::fmt::Debug for InSpan<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let traced = matches!(self.inner, MaybeTraced::Traced { .. });
+        f.debug_struct("InSpan").field("traced", &traced).finish()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The two shapes of an [`InSpan`] (polled by its `#[inline]` `poll`, so that the plain
+    /// case compiles to the operation's future alone).
+    #[project = MaybeTracedProj]
+    enum MaybeTraced<F> {
+        Plain { #[pin] fut: F },
+        Traced { recorded: Box<Recorded<F>> },
+    }
+}
+
 /// An operation under an enabled span: polls it inside the span, then records `outcome` and
 /// `duration_us`. (Boxed, so that [`MaybeTraced`] is no bigger than the store's own future
 /// plus a pointer.)
-pub(crate) struct Recorded<F> {
+struct Recorded<F> {
     fut: Pin<Box<Instrumented<F>>>,
     span: tracing::Span,
     start: Instant,
@@ -181,6 +236,7 @@ macro_rules! store_span {
 /// [`Store::update_with`] is not forwarded as one operation: its reads and writes are traced
 /// one by one (a `get` and an `update` span per attempt), so a conflict storm is visible.
 #[derive(Debug, Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub struct Traced<S> {
     inner: S,
     name: &'static str,
@@ -266,7 +322,7 @@ impl<S: Store> Store for Traced<S> {
         &self,
         user_id: &UserId,
         except: Option<&SessionId>,
-    ) -> impl Future<Output = Result<u64>> + Send {
+    ) -> impl Future<Output = Result<Vec<SessionId>>> + Send {
         store_span!(
             self,
             "delete_by_user_id",

@@ -578,8 +578,12 @@ impl Store for HybridStore {
         self.inner.redis.get_by_user_id(user_id).await
     }
 
-    async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
-        let deleted = self.inner.redis.revoke_user(user_id, except).await;
+    async fn delete_by_user_id(
+        &self,
+        user_id: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
+        let deleted = self.inner.redis.delete_by_user_id(user_id, except).await;
         match &deleted {
             Ok(ids) => ids.iter().for_each(|id| {
                 self.inner.forget(id);
@@ -587,7 +591,7 @@ impl Store for HybridStore {
             // Unknown what was deleted: drop everything rather than serve a revoked session.
             Err(_) => self.inner.flush(),
         }
-        Ok(deleted?.len() as u64)
+        deleted
     }
 
     async fn delete_expired(&self) -> Result<u64> {

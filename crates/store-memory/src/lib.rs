@@ -27,13 +27,33 @@
 //! assert_eq!(updated.version, 2);
 //!
 //! assert_eq!(store.get_by_user_id(&user).await?.len(), 1);
-//! assert_eq!(store.delete_by_user_id(&user, None).await?, 1);
+//! assert_eq!(store.delete_by_user_id(&user, None).await?.len(), 1);
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Lock order and layout are documented on [`MemoryStore`]'s module (see the source of
-//! `store.rs`): session shard first, then at most one index shard at a time.
+//! # Layout and lock order
+//!
+//! Three families of shards, each a `parking_lot::RwLock` around a hash table:
+//!
+//! - **S**: session shards, `id -> Arc<Session>`, chosen by the id's hash;
+//! - **U**: user shards, `user -> [Arc<Session>]` sorted by id, chosen by the user's hash;
+//! - **C**: connection shards, `connection id -> (session id, expires_at)`, chosen by its hash.
+//!
+//! The user index holds the same `Arc` as the session shard, so `get_by_user_id` needs no
+//! second lookup; the connection index holds only the id and expiry, so an update that keeps
+//! the connection and the expiry never touches it. The lock order is **S, then at most one of U
+//! or C at a time**: a write takes the session's S shard (write) and holds it to the end, and
+//! while holding it takes and releases the U and C shards it needs one after another; no thread
+//! ever holds two U or two C shards, or a U and a C shard together, or waits for an S shard
+//! while holding an index shard. Readers take a single shard. So there is no cycle and no
+//! deadlock.
+//!
+//! A write fills the indexes before it publishes the session in S and empties them while it
+//! still holds S, so anything readable by id is findable by user and by connection (promise 2).
+//! Expired sessions are hidden by every read at once (each read compares `expires_at` with the
+//! clock) and reclaimed by [`Store::delete_expired`](session_core::Store::delete_expired), by
+//! creates that need the room or the id, and by the optional sweeper, one shard at a time.
 //!
 //! # Features
 //!
@@ -52,6 +72,7 @@
 //!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod config;

@@ -1,26 +1,6 @@
 //! The sharded in-process store.
 //!
-//! # Layout and lock order
-//!
-//! Three families of shards, each a `parking_lot::RwLock` around a hash table:
-//!
-//! - **S**: session shards, `id -> Arc<Session>`, chosen by the id's hash;
-//! - **U**: user shards, `user -> [Arc<Session>]` sorted by id, chosen by the user's hash;
-//! - **C**: connection shards, `connection id -> (session id, expires_at)`, chosen by its hash.
-//!
-//! The user index holds the same `Arc` as the session shard, so `get_by_user_id` needs no
-//! second lookup; the connection index holds only the id and expiry, so an update that keeps
-//! the connection and the expiry never touches it. The lock order is **S, then at most one of U or C at a time**:
-//! a write takes the session's S shard (write) and holds it to the end, and while holding it
-//! takes and releases the U and C shards it needs one after another; no thread ever holds two
-//! U or two C shards, or a U and a C shard together, or waits for an S shard while holding
-//! an index shard. Readers take a single shard. So there is no cycle and no deadlock.
-//!
-//! A write fills the indexes before it publishes the session in S and empties them while it
-//! still holds S, so anything readable by id is findable by user and by connection (promise
-//! 2). Expired sessions are hidden by every read at once (each read compares `expires_at`
-//! with the clock) and reclaimed by [`Store::delete_expired`], by creates that need the room
-//! or the id, and by the optional sweeper, one shard at a time.
+//! Its layout and lock order are part of the crate docs (`lib.rs`, "Layout and lock order").
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -536,7 +516,11 @@ impl Store for MemoryStore {
         Ok(self.inner.by_user(user_id, self.inner.clock.now()))
     }
 
-    async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
+    async fn delete_by_user_id(
+        &self,
+        user_id: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
         budget().await;
         let inner = &*self.inner;
         let now = inner.clock.now();
@@ -554,7 +538,7 @@ impl Store for MemoryStore {
                 })
                 .unwrap_or_default()
         };
-        let mut deleted = 0;
+        let mut deleted = Vec::new();
         for id in victims {
             let hash = inner.hasher.hash_one(id);
             let mut shard = inner.sessions[inner.shard(hash)].write();
@@ -564,7 +548,7 @@ impl Store for MemoryStore {
                 inner.unindex(&removed);
                 inner.stored.fetch_sub(1, Ordering::Relaxed);
                 if !removed.is_expired_at(now) {
-                    deleted += 1;
+                    deleted.push(id);
                 }
             }
         }

@@ -6,6 +6,7 @@ use crate::MemoryStore;
 
 /// A running sweeper; dropping it (or calling [`Sweeper::stop`]) stops it.
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "sweeper")))]
 pub struct Sweeper {
     task: tokio::task::JoinHandle<()>,
 }
@@ -25,6 +26,7 @@ impl MemoryStore {
     /// Starts a tokio task that reclaims expired sessions, one shard per step, visiting every
     /// shard once per `period`. Each step locks a single session shard, so readers and
     /// writers elsewhere never wait on it. Needs a tokio runtime; feature `sweeper`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "sweeper")))]
     pub fn spawn_sweeper(&self, period: Duration) -> Sweeper {
         let store = self.clone();
         let shards = self.shard_count();

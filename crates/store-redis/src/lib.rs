@@ -20,7 +20,7 @@
 //! let session = Session::builder(user.clone(), SystemClock.now(), Duration::from_secs(1800)).build();
 //! let created = store.create(session).await?;
 //! assert_eq!(store.get(&created.id).await?.as_deref(), Some(&*created));
-//! assert_eq!(store.delete_by_user_id(&user, None).await?, 1);
+//! assert_eq!(store.delete_by_user_id(&user, None).await?.len(), 1);
 //! # Ok(())
 //! # }
 //! ```

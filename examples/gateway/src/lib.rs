@@ -32,10 +32,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use session_core::{
-    CleanupHandle, DeleteReason, DynStore, Error, ManagerConfig, NewSession, Session, SessionId,
-    SessionManager, SessionState, UserId,
-};
+use session_core::{DynStore, Error, Session, SessionId, SessionState, UserId};
+use session_manager::{CleanupHandle, DeleteReason, ManagerConfig, SessionManager};
 use store_hybrid::{HybridConfig, HybridStore};
 use store_memory::MemoryStore;
 use store_redis::{RedisConfig, RedisStore};
@@ -303,7 +301,8 @@ async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<(StatusCode, Json<LoginResponse>), ApiError> {
     let user = UserId::new(&request.user)?;
-    let mut new = NewSession::new(user)
+    let mut new = manager
+        .new_session(user)
         .client_addr(client)
         .state(SessionState::Active);
     if let Some(device) = request.device {

@@ -12,14 +12,15 @@
 //! ```
 //! use std::sync::Arc;
 //! use session_core::conformance::Fixture;
-//! use session_core::ManualClock;
-//! use store_memory::{MemoryConfig, MemoryStore};
+//! use session_core::{DynStore, ManualClock};
+//! # /// A store reading `clock` (store-memory's fixture builds a `MemoryStore` here).
+//! # fn my_store(_clock: ManualClock) -> Arc<dyn DynStore> { unimplemented!() }
 //!
 //! /// The setup the macro calls once per case: a [`ManualClock`](crate::ManualClock) is its
 //! /// own `TimeControl`.
-//! pub async fn fixture() -> Fixture<MemoryStore> {
+//! pub async fn fixture() -> Fixture<Arc<dyn DynStore>> {
 //!     let clock = ManualClock::starting_now();
-//!     let store = MemoryStore::with_config(MemoryConfig::default().clock(clock.clone()));
+//!     let store = my_store(clock.clone()); // e.g. MemoryStore::with_config(..clock(clock.clone()))
 //!     Fixture::new(store, Arc::new(clock))
 //! }
 //! // ...and then, at the top level of the test file:
@@ -37,8 +38,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    BoxFuture, Collision, ConnectionId, DynStore, Error, ListFilter, Metadata, Session, SessionId,
-    SessionState, Stats, Store, Timestamp, UserId, limits,
+    BoxFuture, Collision, Computed, ConnectionId, DynStore, Error, ListFilter, Metadata, Op,
+    Session, SessionId, SessionState, Stats, Store, Timestamp, UserId, limits,
 };
 
 mod cases;
@@ -324,21 +325,22 @@ fn assert_conflict<T: Debug>(result: Result<T, Error>) {
 /// [`Fixture`] (or an `Option<Fixture>`, `None` to skip: see [`IntoFixture`]) holding a fresh,
 /// empty store (a closure `|| async { ... }` or a path to an
 /// `async fn`). The calling crate needs `tokio` with `macros` and `rt-multi-thread`.
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 #[macro_export]
 macro_rules! conformance_suite {
     ($setup:expr) => {
-        $crate::__conformance_cases!($setup);
+        $crate::__conformance_cases!(__conformance_expand!($setup));
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_expand {
-    ($setup:expr; $($case:ident),* $(,)?) => {
+    ($setup:expr; $($module:ident::{$($case:ident),* $(,)?}),* $(,)?) => {
         mod direct {
             #[allow(unused_imports)]
             use super::*;
-            $(
+            $($(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(mut fixture) =
@@ -352,12 +354,12 @@ macro_rules! __conformance_expand {
                         teardown.await;
                     }
                 }
-            )*
+            )*)*
         }
         mod dyn_store {
             #[allow(unused_imports)]
             use super::*;
-            $(
+            $($(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(fixture) =
@@ -372,7 +374,7 @@ macro_rules! __conformance_expand {
                         teardown.await;
                     }
                 }
-            )*
+            )*)*
         }
     };
 }

@@ -18,14 +18,14 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use session_core::ManualClock;
 //! use session_core::conformance::Fixture;
 //! use session_core::conformance::model::{self, ModelConfig};
-//! use store_memory::{MemoryConfig, MemoryStore};
+//! use session_core::{DynStore, ManualClock};
+//! # fn my_store(_clock: ManualClock) -> Arc<dyn DynStore> { unimplemented!() }
 //!
-//! async fn fixture() -> Fixture<MemoryStore> {
+//! async fn fixture() -> Fixture<Arc<dyn DynStore>> {
 //!     let clock = ManualClock::starting_now();
-//!     let store = MemoryStore::with_config(MemoryConfig::default().clock(clock.clone()));
+//!     let store = my_store(clock.clone()); // e.g. MemoryStore::with_config(..clock(clock.clone()))
 //!     Fixture::new(store, Arc::new(clock))
 //! }
 //!
@@ -188,6 +188,8 @@ enum Answer {
     Page(Vec<Session>, u64),
     Flag(bool),
     Number(u64),
+    /// Ids, sorted.
+    Ids(Vec<SessionId>),
     NotFound(SessionId),
     Conflict {
         id: SessionId,
@@ -498,12 +500,17 @@ async fn check<S: Store + 'static>(f: &Fixture<S>, ops: &[Op]) -> Result<(), Tes
                 for id in &victims {
                     model.live.remove(id);
                 }
+                let mut victims = victims;
+                victims.sort();
                 (
-                    Answer::Number(victims.len() as u64),
+                    Answer::Ids(victims),
                     store
                         .delete_by_user_id(u, except.as_ref())
                         .await
-                        .map_or_else(Answer::from_error, Answer::Number),
+                        .map_or_else(Answer::from_error, |mut ids| {
+                            ids.sort();
+                            Answer::Ids(ids)
+                        }),
                 )
             }
             Op::Count => (

@@ -106,7 +106,7 @@ async fn hybrid_refuses_hostile_writes_and_serves_no_corrupt_record() {
             .delete_by_user_id(&victim.user_id, None)
             .await
             .unwrap(),
-        1
+        [victim.id]
     );
     assert!(store.get(&victim.id).await.unwrap().is_none());
     testkit::cleanup_prefix(server.url(), &prefix)

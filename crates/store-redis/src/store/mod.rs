@@ -187,7 +187,7 @@ impl RedisStore {
         self.inner.topology.is_cluster()
     }
 
-    /// [`Store::delete_by_user_id`], returning the ids of the sessions it deleted.
+    /// [`Store::delete_by_user_id`] under its old name (it returns the same ids).
     pub async fn revoke_user(
         &self,
         user_id: &UserId,
@@ -465,8 +465,12 @@ impl Store for RedisStore {
             .collect())
     }
 
-    async fn delete_by_user_id(&self, user_id: &UserId, except: Option<&SessionId>) -> Result<u64> {
-        Ok(self.revoke_user(user_id, except).await?.len() as u64)
+    async fn delete_by_user_id(
+        &self,
+        user_id: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
+        self.revoke_user(user_id, except).await
     }
 
     async fn delete_expired(&self) -> Result<u64> {

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::id::{SessionId, UserId};
-use crate::model::Session;
+use session_core::{Session, SessionId, UserId};
 
 /// Why a session was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -22,7 +21,7 @@ pub enum DeleteReason {
 }
 
 /// Something that happened to sessions through a manager, as sent to the receivers of
-/// [`SessionManager::subscribe`](super::SessionManager::subscribe).
+/// [`SessionManager::subscribe`](crate::SessionManager::subscribe).
 ///
 /// Events describe writes made through this manager instance (and expiry reclaimed by its
 /// cleanup task); other instances sharing the store do not see them.
@@ -32,10 +31,10 @@ pub enum SessionEvent {
     /// A session was created.
     Created(Arc<Session>),
     /// A session was changed by
-    /// [`update_session`](super::SessionManager::update_session). Heartbeats send no event.
+    /// [`update_session`](crate::SessionManager::update_session). Heartbeats send no event.
     Updated(Arc<Session>),
     /// A session was deleted by
-    /// [`delete_session`](super::SessionManager::delete_session) (or a heartbeat found its
+    /// [`delete_session`](crate::SessionManager::delete_session) (or a heartbeat found its
     /// lifetime over).
     Deleted {
         /// The session.
@@ -47,15 +46,15 @@ pub enum SessionEvent {
     ///
     /// Expiry is counted, not itemised: stores hide an expired session from every read the
     /// moment it expires (and Redis deletes it by itself), and
-    /// [`Store::delete_expired`](crate::Store::delete_expired) returns only a count. So this
-    /// event says how many a pass of [`SessionManager::cleanup`](super::SessionManager::cleanup)
+    /// [`Store::delete_expired`](session_core::Store::delete_expired) returns only a count. So this
+    /// event says how many a pass of [`SessionManager::cleanup`](crate::SessionManager::cleanup)
     /// removed, which for a Redis store is usually 0 (Redis got there first).
     Expired {
         /// How many the pass removed.
         count: u64,
     },
     /// Sessions of a user were revoked by
-    /// [`revoke_user`](super::SessionManager::revoke_user).
+    /// [`revoke_user`](crate::SessionManager::revoke_user).
     Revoked {
         /// Whose.
         user_id: UserId,

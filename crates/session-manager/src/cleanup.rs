@@ -6,8 +6,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::{Inner, SessionManager};
-use crate::store::Store;
+use session_core::Store;
+
+use crate::manager::{Inner, SessionManager};
 
 /// A running cleanup task (see [`SessionManager::spawn_cleanup`]).
 ///

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::time::{Clock, SystemClock};
+use session_core::{Clock, SystemClock};
 
-/// How a [`SessionManager`](super::SessionManager) expires sessions and throttles heartbeats.
+/// How a [`SessionManager`](crate::SessionManager) expires sessions and throttles heartbeats.
 ///
 /// ```
 /// use std::time::Duration;
-/// use session_core::ManagerConfig;
+/// use session_manager::ManagerConfig;
 ///
 /// let config = ManagerConfig::new()
 ///     .idle_timeout(Duration::from_secs(15 * 60))

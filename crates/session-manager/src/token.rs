@@ -5,11 +5,10 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, Result};
-use crate::id::SessionId;
+use session_core::{Error, Result, SessionId};
 
 /// The metadata key under which a managed session keeps the SHA-256 of its token's secret
-/// (lowercase hex). [`SessionManager::update_session`](super::SessionManager::update_session)
+/// (lowercase hex). [`SessionManager::update_session`](crate::SessionManager::update_session)
 /// refuses to set, change or remove it.
 pub const TOKEN_HASH_KEY: &str = "session_manager.token_sha256";
 

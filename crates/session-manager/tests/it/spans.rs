@@ -1,12 +1,12 @@
 //! The spans of SessionManager and Traced: names and the fields op, store, outcome and
 //! duration_us, seen by a minimal subscriber that records every span.
-#![cfg(feature = "manager")]
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use session_core::{ManagerConfig, NewSession, SessionId, SessionManager, UserId};
+use session_core::{SessionId, UserId};
+use session_manager::{ManagerConfig, SessionManager};
 use store_memory::MemoryStore;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -68,7 +68,7 @@ fn every_manager_and_store_operation_has_a_span_with_its_outcome_and_duration() 
                 ManagerConfig::new().store_name("memory"),
             );
             let created = manager
-                .create_session(NewSession::new(UserId::new("alice").unwrap()))
+                .create_session(manager.new_session(UserId::new("alice").unwrap()))
                 .await
                 .unwrap();
             manager

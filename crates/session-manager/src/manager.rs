@@ -1,106 +1,17 @@
 //! [`SessionManager`]: the layer a service talks to, above any [`Store`].
 
-mod cleanup;
-mod config;
-mod event;
-mod token;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{broadcast, watch};
 use tracing::field::Empty;
 
-use crate::error::{Error, Result};
-use crate::id::{ConnectionId, SessionId, UserId};
-use crate::model::{Metadata, Session, SessionState, Stats};
-use crate::store::{ListFilter, Page, Store};
-use crate::time::Timestamp;
-use crate::trace::{Traced, in_span};
+use session_core::{
+    Computed, ConnectionId, Error, ListFilter, Op, Page, Result, Session, SessionBuilder,
+    SessionId, SessionState, Store, Timestamp, Traced, UserId, in_span,
+};
 
-pub use cleanup::CleanupHandle;
-pub use config::ManagerConfig;
-pub use event::{DeleteReason, SessionEvent};
-pub use token::{SessionToken, TOKEN_HASH_KEY};
-
-/// How many times a heartbeat re-reads after losing a compare-and-set race before it gives
-/// up with the conflict.
-const HEARTBEAT_MAX_ATTEMPTS: usize = 16;
-
-/// What [`SessionManager::create_session`] makes: a session of a user, from an address.
-///
-/// ```
-/// use session_core::{NewSession, SessionState, UserId};
-///
-/// let new = NewSession::new(UserId::new("alice")?)
-///     .client_addr("203.0.113.7:51000".parse().unwrap())
-///     .state(SessionState::Active)
-///     .metadata("device", "laptop");
-/// # let _ = new;
-/// # Ok::<(), session_core::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct NewSession {
-    user_id: UserId,
-    connection_id: Option<ConnectionId>,
-    client_addr: Option<std::net::SocketAddr>,
-    server_addr: Option<std::net::SocketAddr>,
-    state: SessionState,
-    metadata: Metadata,
-    stats: Stats,
-}
-
-impl NewSession {
-    /// A new session of `user_id`, state [`SessionState::Active`].
-    pub fn new(user_id: UserId) -> Self {
-        Self {
-            user_id,
-            connection_id: None,
-            client_addr: None,
-            server_addr: None,
-            state: SessionState::Active,
-            metadata: Metadata::new(),
-            stats: Stats::default(),
-        }
-    }
-
-    /// The connection it rides on.
-    pub fn connection_id(mut self, id: ConnectionId) -> Self {
-        self.connection_id = Some(id);
-        self
-    }
-
-    /// The client's address.
-    pub fn client_addr(mut self, addr: std::net::SocketAddr) -> Self {
-        self.client_addr = Some(addr);
-        self
-    }
-
-    /// This server's address.
-    pub fn server_addr(mut self, addr: std::net::SocketAddr) -> Self {
-        self.server_addr = Some(addr);
-        self
-    }
-
-    /// The initial state.
-    pub fn state(mut self, state: SessionState) -> Self {
-        self.state = state;
-        self
-    }
-
-    /// Adds a metadata entry ([`TOKEN_HASH_KEY`] is reserved: create refuses it).
-    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.insert(key.into(), value.into());
-        self
-    }
-
-    /// Initial counters.
-    pub fn stats(mut self, stats: Stats) -> Self {
-        self.stats = stats;
-        self
-    }
-}
+use crate::{DeleteReason, ManagerConfig, SessionEvent, SessionToken, TOKEN_HASH_KEY};
 
 /// A session just created, and the token to give its client (shown once: the store keeps
 /// only its hash).
@@ -125,17 +36,14 @@ pub struct Heartbeat {
 /// What [`SessionManager::revoke_user`] deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Revocation {
-    /// The sessions deleted, by id.
+    /// The sessions deleted, by id, in id order.
     pub ids: Vec<SessionId>,
-    /// Sessions created while the revocation ran, deleted by its final sweep without their
-    /// ids being known (usually 0).
-    pub unlisted: u64,
 }
 
 impl Revocation {
     /// How many sessions were deleted in all.
     pub fn total(&self) -> u64 {
-        self.ids.len() as u64 + self.unlisted
+        self.ids.len() as u64
     }
 }
 
@@ -179,13 +87,13 @@ fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
 }
 
-struct Inner<S> {
+pub(crate) struct Inner<S> {
     store: Traced<S>,
-    config: ManagerConfig,
+    pub(crate) config: ManagerConfig,
     events: broadcast::Sender<SessionEvent>,
     counters: Counters,
     /// Dropped with the last manager handle; cleanup tasks watch it to stop at once.
-    alive: watch::Sender<()>,
+    pub(crate) alive: watch::Sender<()>,
 }
 
 /// Sessions for a service: creation with a client token, lookup by id, connection or token,
@@ -200,39 +108,10 @@ struct Inner<S> {
 /// `max_lifetime`, if sooner); each written heartbeat moves the expiry to `idle_timeout`
 /// from then, never past `created_at + max_lifetime`.
 ///
-/// Needs a tokio runtime only for [`SessionManager::spawn_cleanup`].
-///
-/// ```
-/// use std::time::Duration;
-/// use session_core::{DeleteReason, ManagerConfig, NewSession, SessionManager, UserId};
-/// use store_memory::MemoryStore;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), session_core::Error> {
-/// let manager = SessionManager::new(
-///     MemoryStore::new(),
-///     ManagerConfig::new()
-///         .idle_timeout(Duration::from_secs(30 * 60))
-///         .max_lifetime(Duration::from_secs(24 * 3600)),
-/// );
-/// let cleanup = manager.spawn_cleanup(Duration::from_secs(60));
-/// let mut events = manager.subscribe();
-///
-/// let login = manager.create_session(NewSession::new(UserId::new("alice")?)).await?;
-/// let token: &str = login.token.as_str(); // give this to the client
-///
-/// // On each request: the token names the session and proves the secret.
-/// let session = manager.get_session_by_token(token).await?.expect("valid token");
-/// manager.heartbeat(&session.id).await?;
-/// manager.delete_session(&session.id, DeleteReason::Logout).await?;
-/// assert!(manager.get_session_by_token(token).await?.is_none());
-/// # let _ = events.recv().await;
-/// cleanup.stop().await;
-/// # Ok(())
-/// # }
-/// ```
+/// Needs a tokio runtime only for [`SessionManager::spawn_cleanup`]. The
+/// [crate docs](crate) have an example.
 pub struct SessionManager<S> {
-    inner: Arc<Inner<S>>,
+    pub(crate) inner: Arc<Inner<S>>,
 }
 
 impl<S> std::fmt::Debug for SessionManager<S> {
@@ -315,37 +194,55 @@ impl<S: Store> SessionManager<S> {
         session.created_at + self.inner.config.max_lifetime
     }
 
-    /// Creates a session and its client token.
+    /// A builder for a session of `user_id`, to give to
+    /// [`create_session`](Self::create_session): state [`SessionState::Active`], expiring
+    /// `idle_timeout` from now (or at the end of `max_lifetime`, if sooner). Set its
+    /// connection id, addresses, state, metadata and counters as needed.
     ///
-    /// The session expires `idle_timeout` from now (or at the end of `max_lifetime`, if
-    /// sooner). Fails with [`Error::InvalidInput`] if `new` carries [`TOKEN_HASH_KEY`] in its
-    /// metadata or the metadata is over its limits (the hash takes one entry), and with the
-    /// store's errors ([`Error::AlreadyExists`] for a connection id in use).
-    pub async fn create_session(&self, new: NewSession) -> Result<CreatedSession> {
+    /// ```
+    /// use session_core::{SessionState, UserId};
+    /// use session_manager::{ManagerConfig, SessionManager};
+    /// use store_memory::MemoryStore;
+    ///
+    /// let manager = SessionManager::new(MemoryStore::new(), ManagerConfig::new());
+    /// let new = manager
+    ///     .new_session(UserId::new("alice")?)
+    ///     .client_addr("203.0.113.7:51000".parse().unwrap())
+    ///     .state(SessionState::Idle)
+    ///     .metadata("device", "laptop");
+    /// # let _ = new;
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn new_session(&self, user_id: UserId) -> SessionBuilder {
+        Session::builder(user_id, self.now(), self.ttl()).state(SessionState::Active)
+    }
+
+    fn ttl(&self) -> std::time::Duration {
+        let config = &self.inner.config;
+        config.idle_timeout.min(config.max_lifetime)
+    }
+
+    /// Creates the session `new` builds (from [`new_session`](Self::new_session), or any
+    /// [`Session::builder`]) and its client token.
+    ///
+    /// The manager sets the times: the session is created now and expires `idle_timeout`
+    /// from now (or at the end of `max_lifetime`, if sooner), whatever the builder said.
+    /// Fails with [`Error::InvalidInput`] if `new` carries [`TOKEN_HASH_KEY`] in its metadata
+    /// or the metadata is over its limits (the hash takes one entry), and with the store's
+    /// errors ([`Error::AlreadyExists`] for an id or a connection id in use).
+    pub async fn create_session(&self, new: SessionBuilder) -> Result<CreatedSession> {
         manager_span!(self, "create_session", self.create_inner(new)).await
     }
 
-    async fn create_inner(&self, new: NewSession) -> Result<CreatedSession> {
-        if new.metadata.contains_key(TOKEN_HASH_KEY) {
+    async fn create_inner(&self, new: SessionBuilder) -> Result<CreatedSession> {
+        let mut session = new.build();
+        if session.metadata.contains_key(TOKEN_HASH_KEY) {
             return Err(reserved_key());
         }
-        let config = &self.inner.config;
         let now = self.now();
-        let ttl = config.idle_timeout.min(config.max_lifetime);
-        let mut builder = Session::builder(new.user_id, now, ttl)
-            .state(new.state)
-            .stats(new.stats);
-        if let Some(c) = new.connection_id {
-            builder = builder.connection_id(c);
-        }
-        if let Some(a) = new.client_addr {
-            builder = builder.client_addr(a);
-        }
-        if let Some(a) = new.server_addr {
-            builder = builder.server_addr(a);
-        }
-        let mut session = builder.build();
-        session.metadata = new.metadata;
+        session.created_at = now;
+        session.last_active_at = now;
+        session.expires_at = now + self.ttl();
         let (token, hash) = SessionToken::generate(session.id)?;
         session.metadata.insert(TOKEN_HASH_KEY.to_owned(), hash);
         let session = self.inner.store.create(session).await?;
@@ -467,10 +364,15 @@ impl<S: Store> SessionManager<S> {
     async fn delete_inner(&self, id: &SessionId, reason: DeleteReason) -> Result<bool> {
         let deleted = self.inner.store.delete(id).await?;
         if deleted {
-            bump(&self.inner.counters.deleted, 1);
-            self.emit(SessionEvent::Deleted { id: *id, reason });
+            self.deleted(id, reason);
         }
         Ok(deleted)
+    }
+
+    /// Counts and announces a deletion made here.
+    fn deleted(&self, id: &SessionId, reason: DeleteReason) {
+        bump(&self.inner.counters.deleted, 1);
+        self.emit(SessionEvent::Deleted { id: *id, reason });
     }
 
     /// A page of live sessions matching `filter`, with the exact total.
@@ -510,53 +412,53 @@ impl<S: Store> SessionManager<S> {
         bump(&counters.heartbeats, 1);
         let config = &self.inner.config;
         let interval = config.heartbeat_interval();
-        let mut last = None;
-        for _ in 0..HEARTBEAT_MAX_ATTEMPTS {
-            let current = self
-                .inner
-                .store
-                .get(id)
-                .await?
-                .ok_or(Error::NotFound { id: *id })?;
-            let now = self.now();
-            let end = self.lifetime_end(&current);
-            if end <= now {
-                self.delete_inner(id, DeleteReason::LifetimeEnded).await?;
-                return Err(Error::NotFound { id: *id });
-            }
-            let activate = matches!(current.state, SessionState::Idle | SessionState::Connecting);
-            if !activate && now.duration_since(current.last_active_at) < interval {
-                return Ok(Heartbeat {
-                    session: current,
-                    written: false,
-                });
-            }
-            let mut next = Session::clone(&current);
-            next.last_active_at = now;
-            next.expires_at = (now + config.idle_timeout).min(end);
-            if activate {
-                next.state = SessionState::Active;
-            }
-            match self.inner.store.update(next).await {
-                Ok(session) => {
-                    bump(&counters.heartbeat_writes, 1);
-                    return Ok(Heartbeat {
-                        session,
-                        written: true,
-                    });
+        let computed = self
+            .inner
+            .store
+            .compute(id, |current| {
+                let now = self.now();
+                let end = self.lifetime_end(current);
+                if end <= now {
+                    return Ok(Op::Delete);
                 }
-                Err(e) if e.is_conflict() => last = Some(e),
-                Err(e) => return Err(e),
+                let activate =
+                    matches!(current.state, SessionState::Idle | SessionState::Connecting);
+                if !activate && now.duration_since(current.last_active_at) < interval {
+                    return Ok(Op::Keep);
+                }
+                let mut next = Session::clone(current);
+                next.last_active_at = now;
+                next.expires_at = (now + config.idle_timeout).min(end);
+                if activate {
+                    next.state = SessionState::Active;
+                }
+                Ok(Op::Write(next))
+            })
+            .await?;
+        match computed {
+            Computed::Kept(session) => Ok(Heartbeat {
+                session,
+                written: false,
+            }),
+            Computed::Written(session) => {
+                bump(&counters.heartbeat_writes, 1);
+                Ok(Heartbeat {
+                    session,
+                    written: true,
+                })
+            }
+            Computed::Deleted { existed } => {
+                if existed {
+                    self.deleted(id, DeleteReason::LifetimeEnded);
+                }
+                Err(Error::NotFound { id: *id })
             }
         }
-        Err(last.unwrap_or(Error::NotFound { id: *id }))
     }
 
     /// Deletes every live session of `user_id` except `except` ("log out my other devices")
-    /// and returns what it deleted; sends one [`SessionEvent::Revoked`].
-    ///
-    /// The sessions are listed, deleted one by one (so their ids are known), and a final
-    /// [`Store::delete_by_user_id`] catches any created meanwhile ([`Revocation::unlisted`]).
+    /// with one [`Store::delete_by_user_id`], and returns what it deleted; sends one
+    /// [`SessionEvent::Revoked`].
     pub async fn revoke_user(
         &self,
         user_id: &UserId,
@@ -570,17 +472,9 @@ impl<S: Store> SessionManager<S> {
         user_id: &UserId,
         except: Option<&SessionId>,
     ) -> Result<Revocation> {
-        let store = &self.inner.store;
-        let mut revocation = Revocation::default();
-        for session in store.get_by_user_id(user_id).await? {
-            if Some(&session.id) == except {
-                continue;
-            }
-            if store.delete(&session.id).await? {
-                revocation.ids.push(session.id);
-            }
-        }
-        revocation.unlisted = store.delete_by_user_id(user_id, except).await?;
+        let mut ids = self.inner.store.delete_by_user_id(user_id, except).await?;
+        ids.sort();
+        let revocation = Revocation { ids };
         bump(&self.inner.counters.revoked, revocation.total());
         self.emit(SessionEvent::Revoked {
             user_id: user_id.clone(),
