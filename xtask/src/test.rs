@@ -147,10 +147,13 @@ pub(crate) fn run(flags: &flags::Test) -> Result<()> {
         steps.push(step("provisioning: testkit servers + inventory", || {
             run_exe(
                 &exes,
-                ("testkit", "servers"),
+                ("testkit", "it"),
                 &[],
                 &[],
-                &["ignoring_system_servers", "the_inventory_lists"],
+                &[
+                    "servers::ignoring_system_servers",
+                    "servers::the_inventory_lists",
+                ],
             )
         }));
     } else if !flags.skip_workspace {
@@ -173,7 +176,7 @@ pub(crate) fn run(flags: &flags::Test) -> Result<()> {
             let env = binary_env(server);
             let s = step(
                 &format!("{}: store-redis {test} ({mode})", server.key()),
-                || run_exe(&exes, ("store-redis", test), &env, &[], &[]),
+                || run_exe(&exes, ("store-redis", "it"), &env, &[], &[&module(test)]),
             );
             cells.insert((server.key(), mode), s.outcome.is_ok());
             steps.push(s);
@@ -260,14 +263,20 @@ fn container_steps(exes: &Exes, image: &TestImage, steps: &mut Vec<Step>) -> boo
         push(step(&format!("{tag}: {package} {test}"), || {
             run_exe(
                 exes,
-                (package, test),
+                (package, "it"),
                 &env,
                 &["SESSION_STORE_SERVER_BIN"],
-                &[],
+                &[&module(test)],
             )
         }));
     }
     all
+}
+
+/// The test-name filter for one module of a crate's test binary (`tests/it/main.rs`): its
+/// tests are named `{module}::...`, and no other module's name ends in `{module}`.
+fn module(name: &str) -> String {
+    format!("{name}::")
 }
 
 fn step(name: &str, f: impl FnOnce() -> Result<String>) -> Step {
@@ -409,11 +418,11 @@ fn package_dir(package: &str) -> PathBuf {
 /// {image}"; returns that description.
 fn container_is_used(exes: &Exes, image: &TestImage) -> Result<String> {
     let exe = exes
-        .get(&("testkit".to_owned(), "servers".to_owned()))
-        .ok_or_else(|| err("no test target testkit --test servers was built"))?;
+        .get(&("testkit".to_owned(), "it".to_owned()))
+        .ok_or_else(|| err("no test target testkit --test it was built"))?;
     let mut cmd = Command::new(exe);
     cmd.current_dir(package_dir("testkit"))
-        .args(["redis_finds_a_server", "--exact", "--nocapture"])
+        .args(["servers::redis_finds_a_server", "--exact", "--nocapture"])
         .env_remove("REDIS_URL")
         .env_remove("SESSION_STORE_SERVER_BIN")
         .env("SESSION_STORE_REDIS_IMAGE", &image.tag)

@@ -66,6 +66,13 @@ pub mod provision;
 
 pub use provision::Flavor;
 
+// Where things are: `discovery` finds a server for a test (`redis()`), `start` starts one of
+// a test's own (a flavor, any flavor, a Cluster, Sentinel), `policy` says when "none here" is
+// a skip and when a failure, `server` is the handle to a server, `prefix` gives each test its
+// key prefix and removes it, `time` is the conformance suite's clock on a server, `shared`
+// the one-server-per-module macro. Beside them: the process, container, Cluster and Sentinel
+// machinery, reading a prefix's keys (`keys`), counting commands (`monitor`), and what
+// tests and benches run alike (`round_trips`, `scenarios`).
 #[cfg(feature = "servers")]
 mod cleanup;
 #[cfg(feature = "servers")]
@@ -73,15 +80,52 @@ mod cluster;
 #[cfg(feature = "servers")]
 mod container;
 #[cfg(feature = "servers")]
+mod discovery;
+#[cfg(feature = "servers")]
 mod keys;
 #[cfg(feature = "servers")]
 mod monitor;
 #[cfg(feature = "servers")]
+mod policy;
+#[cfg(feature = "servers")]
+mod prefix;
+#[cfg(feature = "servers")]
 mod process;
+#[cfg(feature = "servers")]
+pub mod round_trips;
+#[cfg(feature = "servers")]
+pub mod scenarios;
 #[cfg(feature = "servers")]
 mod sentinel;
 #[cfg(feature = "servers")]
-mod servers;
+mod server;
+#[cfg(feature = "servers")]
+mod shared;
+#[cfg(feature = "servers")]
+mod start;
+#[cfg(feature = "servers")]
+mod time;
 
 #[cfg(feature = "servers")]
-pub use servers::*;
+pub use cluster::{ClusterNode, RedisCluster};
+#[cfg(feature = "servers")]
+pub use discovery::{redis, redis_or_skip};
+#[cfg(feature = "servers")]
+pub use keys::{dump_prefix, keys_under};
+#[cfg(feature = "servers")]
+pub use monitor::{Monitor, OpCost};
+#[cfg(feature = "servers")]
+pub use policy::{flavor_required, redis_required};
+#[cfg(feature = "servers")]
+pub use prefix::{cleanup_prefix, cleanup_prefix_nodes, unique_prefix};
+#[cfg(feature = "servers")]
+pub use sentinel::RedisSentinel;
+#[cfg(feature = "servers")]
+pub use server::{DEFAULT_IMAGE, RedisServer};
+#[cfg(feature = "servers")]
+pub use start::{
+    any_server, any_server_with_args, cluster, cluster_with, sentinel, sentinel_with, server,
+    server_with_args,
+};
+#[cfg(feature = "servers")]
+pub use time::ServerTime;

@@ -54,6 +54,24 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    /// Starts monitoring `server`, which must be one this crate started: MONITOR sees every
+    /// client, so on a shared server (`REDIS_URL`) the counts would be others' too. `Err` for
+    /// a shared one.
+    pub fn of(server: &crate::RedisServer) -> std::io::Result<Monitor> {
+        if !server.owned() {
+            return Err(std::io::Error::other(format!(
+                "MONITOR needs a server started for this test, not {}",
+                server.description()
+            )));
+        }
+        Monitor::start(
+            server
+                .url()
+                .strip_prefix("redis://")
+                .unwrap_or(server.url()),
+        )
+    }
+
     /// Starts monitoring the server at `addr` (`host:port`, no password).
     pub fn start(addr: &str) -> std::io::Result<Monitor> {
         let mut stream = TcpStream::connect(addr)?;
