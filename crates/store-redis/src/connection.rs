@@ -10,7 +10,8 @@
 //! use fred::types::RespVersion;
 //! use store_redis::{RedisConfig, connection};
 //!
-//! # async fn run() -> Result<(), session_core::Error> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), session_core::Error> {
 //! let config = RedisConfig::new("redis://127.0.0.1:6379");
 //! let client = connection::builder(&config, connection::fred_config(&config, RespVersion::RESP3)?)
 //!     .build()

@@ -55,6 +55,16 @@ impl Inner {
         Ok(out)
     }
 
+    /// Raises the indexes `session` needs while holding its lock `token`; if that fails,
+    /// releases the lock (nothing was written to the record).
+    async fn raise_locked(&self, session: &Session, token: &str) -> Result<index::Raised> {
+        let raised = self.raise_indexes(session).await;
+        if raised.is_err() {
+            self.unlock(&session.id, token).await;
+        }
+        raised
+    }
+
     pub(crate) async fn record_op(&self, id: &SessionId, args: Vec<Value>) -> Result<Value> {
         self.eval(
             &self.scripts.cluster_record,
@@ -74,13 +84,7 @@ impl Inner {
             }
             Err(_) => return Err(protocol("lock for create")),
         };
-        let raised = match self.raise_indexes(session).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.unlock(&id, &token).await;
-                return Err(e);
-            }
-        };
+        let raised = self.raise_locked(session, &token).await?;
         let v = self
             .record_op(
                 &id,
@@ -122,13 +126,7 @@ impl Inner {
             }
             Err(Locked::Exists) => return Err(protocol("lock for update")),
         };
-        let raised = match self.raise_indexes(session).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.unlock(&id, &token).await;
-                return Err(e);
-            }
-        };
+        let raised = self.raise_locked(session, &token).await?;
         let v = self
             .record_op(
                 &id,
@@ -189,13 +187,7 @@ impl Inner {
             };
             let mut raised_session = current.clone();
             raised_session.expires_at = expires_at;
-            let raised = match self.raise_indexes(&raised_session).await {
-                Ok(r) => r,
-                Err(e) => {
-                    self.unlock(id, &token).await;
-                    return Err(e);
-                }
-            };
+            let raised = self.raise_locked(&raised_session, &token).await?;
             let v = self
                 .record_op(
                     id,
