@@ -31,7 +31,12 @@ pub(crate) async fn live(url: &str, prefix: &str) -> HybridStore {
 }
 
 pub(crate) async fn hybrid(url: &str, prefix: &str) -> HybridStore {
-    HybridStore::connect(HybridConfig::new(RedisConfig::new(url).prefix(prefix)))
+    // A command timeout well above the 1 s default: on a loaded machine a case fails only on
+    // a real fault, not on a slow scheduler.
+    let redis = RedisConfig::new(url)
+        .prefix(prefix)
+        .command_timeout(Duration::from_secs(10));
+    HybridStore::connect(HybridConfig::new(redis))
         .await
         .expect("connect the hybrid store")
 }

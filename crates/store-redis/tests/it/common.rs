@@ -3,11 +3,21 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::AsyncCommands;
 use session_core::conformance::Fixture;
 use session_core::{ConnectionId, Session};
 use store_redis::{RedisConfig, RedisStore, escape_user};
+
+/// The store's configuration in these tests: a command timeout well above the 1 s default, so
+/// that a loaded machine (a Cluster case sends thousands of contended commands) fails a case
+/// only on a real fault, not on a slow scheduler.
+pub(crate) fn config(url: &str, prefix: &str) -> RedisConfig {
+    RedisConfig::new(url)
+        .prefix(prefix)
+        .command_timeout(Duration::from_secs(10))
+}
 
 /// A store on `url` with a fresh prefix; its keys are removed after a passing case.
 pub(crate) async fn fixture(
@@ -16,7 +26,7 @@ pub(crate) async fn fixture(
     name: &str,
 ) -> Fixture<RedisStore> {
     let prefix = testkit::unique_prefix(name);
-    let store = RedisStore::connect(RedisConfig::new(url).prefix(prefix.clone()))
+    let store = RedisStore::connect(config(url, &prefix))
         .await
         .expect("connect to the test server");
     Fixture::new(store, Arc::new(testkit::ServerTime)).with_teardown(async move {
@@ -55,7 +65,7 @@ pub(crate) struct Env {
 impl Env {
     pub(crate) async fn connect(url: &str, name: &str) -> Env {
         let prefix = testkit::unique_prefix(name);
-        let store = RedisStore::connect(RedisConfig::new(url).prefix(prefix.clone()))
+        let store = RedisStore::connect(config(url, &prefix))
             .await
             .expect("connect the store");
         let raw = redis::Client::open(url)
