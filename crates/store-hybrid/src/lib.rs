@@ -119,8 +119,14 @@
 //! do: a task looping on hits yields when its budget runs out, so timers, the tracking task
 //! and other tasks on that worker still run.
 //!
+//! # Features
+//!
+//! None of its own. TLS (`rediss://`) and replica reads are store-redis's features (`tls`,
+//! `replicas`): enable them on `store-redis` in your manifest and they apply here too.
+//!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod config;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use fred::prelude::{Builder, ClientLike, Config, EventInterface, TrackingInterface};
+use fred::prelude::{ClientLike, EventInterface, TrackingInterface};
 use fred::types::RespVersion;
 use parking_lot::Mutex;
 use session_core::{
@@ -13,6 +13,7 @@ use session_core::{
     Timestamp, UserId,
 };
 use store_redis::RedisStore;
+use store_redis::connection::{self, map_error as map_err};
 use tokio::sync::OnceCell;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -115,21 +116,14 @@ impl HybridStore {
             ));
         }
         let redis = RedisStore::connect(config.redis.clone()).await?;
-        let mut fred_config = Config::from_url(&config.redis.url)
-            .map_err(|e| Error::invalid("url", e.to_string()))?;
-        fred_config.version = RespVersion::RESP3;
+        // Set up as the store's own connections are (timeouts, reconnect policy), on RESP3.
+        let fred_config = connection::fred_config(&config.redis, RespVersion::RESP3)?;
         let timeout = config.redis.command_timeout;
-        let tracker = Builder::from_config(fred_config)
+        let tracker = connection::builder(&config.redis, fred_config)
             .with_performance_config(|p| {
-                p.default_command_timeout = timeout;
                 // Invalidations arrive here; a lagging receiver flushes the L1.
                 p.broadcast_channel_capacity = 4096;
             })
-            .with_connection_config(|c| {
-                c.connection_timeout = config.redis.connect_timeout;
-                c.internal_command_timeout = timeout.max(config.redis.connect_timeout);
-            })
-            .set_policy(config.redis.reconnect.clone())
             .build()
             .map_err(map_err)?;
         // Subscribe before connecting so that no event is missed.
@@ -143,11 +137,7 @@ impl HybridStore {
             tracker.init().await?;
             tracker.wait_for_connect().await
         };
-        match tokio::time::timeout(config.redis.connect_timeout, connect).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(map_err(e)),
-            Err(_) => return Err(Error::Timeout { source: None }),
-        }
+        connection::wait_connected(&config.redis, connect).await?;
         // The connection just made announces itself as a "reconnect"; tracking is enabled on
         // it below, so that event is not news.
         let mut events = events;
@@ -528,18 +518,6 @@ async fn restart(inner: &Inner, tracker: &fred::prelude::Client, prefix: &str, t
         inner.shared.tracking_starts.fetch_add(1, Ordering::Relaxed);
         inner.flush();
         inner.shared.live.store(true, Ordering::Release);
-    }
-}
-
-fn map_err(e: fred::error::Error) -> Error {
-    match e.kind() {
-        fred::error::ErrorKind::Timeout => Error::Timeout {
-            source: Some(Box::new(e)),
-        },
-        fred::error::ErrorKind::IO | fred::error::ErrorKind::Canceled => Error::Unavailable {
-            source: Box::new(e),
-        },
-        _ => Error::backend(e),
     }
 }
 

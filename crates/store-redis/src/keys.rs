@@ -1,29 +1,8 @@
 //! The only place key names are spelled (the Lua scripts' `krec`, `kuser`, `kconn`, `kbucket`
 //! in `lua/prelude.lua` mirror these exactly).
 //!
-//! | key | type | holds | expires (PXAT) |
-//! |---|---|---|---|
-//! | `{prefix}:s:{<session id>}` | string | the session record (codec format 1) | the session's `expires_at` − 1 ms |
-//! | `{prefix}:u:{<escaped user id>}` | sorted set | the user's session ids scored by expiry | its latest member's score (expiry) |
-//! | `{prefix}:c:{<connection id>}` | string | the id of the session holding the connection | the holder's `expires_at` − 1 ms |
-//! | `{prefix}:l:{<session id>}` | string | Cluster only: a writer's short-lived lock on the session (same slot as the record) | 10 s after it is taken (`PX`), or deleted by its writer |
-//! | `{prefix}:a:{<hex digit>}` | sorted set | one of 16 buckets of all session ids scored by expiry (for count and list), bucket = the id's last hex digit | its latest member's score (expiry) |
-//!
-//! **Every key carries a TTL**, and none outlives what it names: a record and a connection
-//! key are gone from the millisecond of the session's `expires_at` on (Redis keeps a key
-//! through the millisecond of its PXAT, hence the − 1), an index key (user index or bucket)
-//! expires with its latest member, with no slack. Every write that touches an index key
-//! removes its members whose expiry has passed and sets its PXAT again to its latest
-//! member's score (so a `touch` or `delete` that lowers the latest expiry lowers the key's),
-//! and every read through an index drops the members it finds expired: no sweeper is needed,
-//! and `delete_expired` only reclaims what no write has touched since. Checked with an
-//! independent client by `tests/redis_keys.rs`
-//! (`every_key_expires_within_the_documented_bound_and_writes_trim_expired_members`).
-//!
-//! The part in braces is the Redis Cluster hash tag: a record, a user index, a connection key
-//! and a bucket each hash on their own, so no one slot becomes hot. User ids are escaped so
-//! that no byte of theirs can reach the layout: every byte outside `[A-Za-z0-9._@-]` becomes
-//! `%XX` (so `%`, `{`, `}`, `:` and `*` are escaped and two user ids never share a key).
+//! The layout (keys, types, TTLs, hash tags, user-id escaping) is documented on the crate's
+//! front page, section "Key layout" (`lib.rs`); change both together.
 
 use std::fmt::Write;
 

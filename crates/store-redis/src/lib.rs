@@ -32,6 +32,36 @@
 //! | standalone, Sentinel | every write is one Lua script: atomic, one round trip (`touch`: a read, then the script as a compare-and-set on the version, so a record the client cannot decode is refused before anything is written) |
 //! | Cluster | the record write is atomic (a script on its key: id collision check, version compare-and-set); the index entries around it live in other slots and are written in order: added or raised before the record changes, removed or lowered after. A session readable by id is therefore always findable by user and by connection, even if the client dies between steps; what a death can leave is an index entry pointing at nothing, which reads skip and drop and which expires with its score. |
 //!
+//! # Key layout
+//!
+//! Every key lives under the configured prefix ([`RedisConfig::prefix`]); nothing outside it
+//! is ever read, written, scanned or flushed. The Lua scripts spell the same keys
+//! (`krec`, `kuser`, `kconn`, `kbucket` in `src/lua/prelude.lua`).
+//!
+//! | key | type | holds | expires (PXAT) |
+//! |---|---|---|---|
+//! | `{prefix}:s:{<session id>}` | string | the session record (codec format 1) | the session's `expires_at` − 1 ms |
+//! | `{prefix}:u:{<escaped user id>}` | sorted set | the user's session ids scored by expiry | its latest member's score (expiry) |
+//! | `{prefix}:c:{<connection id>}` | string | the id of the session holding the connection | the holder's `expires_at` − 1 ms |
+//! | `{prefix}:l:{<session id>}` | string | Cluster only: a writer's short-lived lock on the session (same slot as the record) | 10 s after it is taken (`PX`), or deleted by its writer |
+//! | `{prefix}:a:{<hex digit>}` | sorted set | one of 16 buckets of all session ids scored by expiry (for count and list), bucket = the id's last hex digit | its latest member's score (expiry) |
+//!
+//! **Every key carries a TTL**, and none outlives what it names: a record and a connection
+//! key are gone from the millisecond of the session's `expires_at` on (Redis keeps a key
+//! through the millisecond of its PXAT, hence the − 1), an index key (user index or bucket)
+//! expires with its latest member, with no slack. Every write that touches an index key
+//! removes its members whose expiry has passed and sets its PXAT again to its latest
+//! member's score (so a `touch` or `delete` that lowers the latest expiry lowers the key's),
+//! and every read through an index drops the members it finds expired: no sweeper is needed,
+//! and `delete_expired` only reclaims what no write has touched since. Checked with an
+//! independent client by the integration test
+//! `every_key_expires_within_the_documented_bound_and_writes_trim_expired_members`.
+//!
+//! The part in braces is the Redis Cluster hash tag: a record, a user index, a connection key
+//! and a bucket each hash on their own, so no one slot becomes hot. User ids are escaped so
+//! that no byte of theirs can reach the layout: every byte outside `[A-Za-z0-9._@-]` becomes
+//! `%XX` (so `%`, `{`, `}`, `:` and `*` are escaped and two user ids never share a key).
+//!
 //! # Expiry, and whose clock decides
 //!
 //! Expiry is Redis's own, judged by **the server's clock**: a session whose stored
@@ -42,7 +72,7 @@
 //! `expires_at` on), index entries are scored by `expires_at` and read as live only above the
 //! server's now, and every script also compares the stored record's own `expires_at` with the
 //! server's `TIME` (one call per script) before it treats a record as there. Every key's TTL is
-//! listed in the docs of the `keys` module (source: `keys.rs`).
+//! listed in [Key layout](#key-layout).
 //!
 //! A caller's own clock is used twice: a write whose expiry is not after the caller's now is
 //! refused at validation (`InvalidInput` on `expires_at`) before it is sent, and reads drop a
@@ -80,19 +110,30 @@
 //! Every command has a timeout ([`RedisConfig::command_timeout`], 1 s by default) and the
 //! client always reconnects ([`RedisConfig::reconnect`]): nothing waits forever.
 //!
+//! # Building on it
+//!
+//! [`RedisStore::pool`] gives the fred pool underneath; the [`connection`] module builds other
+//! fred clients as the store builds its own (timeouts, reconnect policy) and sorts fred's
+//! errors into [`session_core::Error`] as the store does (store-hybrid's tracking connection
+//! uses both).
+//!
 //! # Features
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `replicas` | [`RedisConfig::replica_reads`]: `get`/`get_many` from replicas |
-//! | `tls` | `rediss://` URLs (rustls, ring) |
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `replicas` | off | [`RedisConfig::replica_reads`] takes effect: `get`/`get_many` from replicas (fred's `replicas`); without it the setting is accepted and reads stay on the primary |
+//! | `tls` | off | `rediss://` URLs (fred's rustls, with the ring provider) |
 //!
 //! MSRV: Rust 1.85.
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod cluster;
 mod coalesce;
 mod config;
+pub mod connection;
+mod error;
 mod keys;
 mod store;
 
