@@ -1,4 +1,22 @@
 -- Cluster steps on one index key (user index or bucket). KEYS[1] key. ARGV: op, id, expiry.
+
+-- Cluster-only helpers (here rather than in the prelude every script runs).
+
+-- Adds or raises an index entry (Cluster, before the record is written). Returns 1 if the
+-- member was new.
+local function index_raise(key, exp, id, now)
+  local existed = redis.call('ZSCORE', key, id)
+  redis.call('ZADD', key, 'GT', exp, id)
+  settle(key, now)
+  if existed then return 0 else return 1 end
+end
+
+-- Sets an index entry to exactly `exp` (lowering it if need be) if it is there.
+local function index_set(key, exp, id, now)
+  redis.call('ZADD', key, 'XX', exp, id)
+  settle(key, now)
+end
+
 local op, id = ARGV[1], ARGV[2]
 if op == 'raise' then
   -- Returns the member's score before, or nil if it was not there.

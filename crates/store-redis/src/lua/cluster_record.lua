@@ -4,6 +4,17 @@
 -- failed writer can undo its own raises without undoing anyone else's. A record whose
 -- expires_at is at or before now is over: not found for every step, free for a create.
 -- Versions travel as their 8 bytes (LE), never as Lua numbers.
+
+-- Cluster-only helpers (here rather than in the prelude every script runs).
+
+-- The session id (text) in a record key.
+local function key_id(key) return string.match(key, ':s:{([^{}]*)}$') end
+
+-- whole(), for a session id given as text: a record stored under a key must carry its id.
+local function whole_text(rec, id)
+  return #rec >= 33 and uuid_text(string.sub(rec, 18, 33)) == id and whole(rec, string.sub(rec, 18, 33))
+end
+
 -- ARGV: op, token, ...
 local op, token = ARGV[1], ARGV[2]
 local now = now_ms()
@@ -18,8 +29,9 @@ if op == 'lock' then
   else
     if not cur then return {'NOT_FOUND'} end
     if mode == 'cas' then
-      if not o or not whole(cur, key_id(KEYS[1])) then return {'CORRUPT'} end
-      if o.vraw ~= ARGV[4] then return {'CONFLICT', o.vraw} end
+      if not whole_text(cur, key_id(KEYS[1])) then return {'CORRUPT'} end
+      local refusal = cas_refusal(cur, o, now, ARGV[4])
+      if refusal then return refusal end
     end
   end
   if not redis.call('SET', KEYS[2], token, 'NX', 'PX', ARGV[5]) then
@@ -48,9 +60,9 @@ elseif op == 'cas' then
   if not n then return redis.error_reply('ERR session-store: malformed record') end
   redis.call('DEL', KEYS[2])
   if n.exp <= now then return {'PAST'} end
-  if not cur then return {'NOT_FOUND'} end
-  if not o or not whole(cur, key_id(KEYS[1])) then return {'CORRUPT'} end
-  if o.vraw ~= ARGV[4] then return {'CONFLICT', o.vraw} end
+  -- The new record carries the id (the client encoded it from the same session as the key).
+  local refusal = cas_refusal(cur, o, now, ARGV[4], string.sub(ARGV[3], 18, 33))
+  if refusal then return refusal end
   redis.call('SET', KEYS[1], ARGV[3], 'PXAT', pxat(n.exp))
   return {'OK', cur}
 elseif op == 'touch' then
@@ -59,10 +71,9 @@ elseif op == 'touch' then
   local exp = tonumber(ARGV[3])
   redis.call('DEL', KEYS[2])
   if exp <= now then return {'PAST'} end
-  if not cur then return {'NOT_FOUND'} end
-  if not o then return {'CORRUPT'} end
-  if o.vraw ~= ARGV[4] then return {'CONFLICT', o.vraw} end
-  local new = string.sub(cur, 1, 1) .. ARGV[5] .. le64(exp) .. string.sub(cur, 18)
+  local refusal = cas_refusal(cur, o, now, ARGV[4])
+  if refusal then return refusal end
+  local new = retimed(cur, ARGV[5], exp)
   redis.call('SET', KEYS[1], new, 'PXAT', pxat(exp))
   return {'OK', new}
 elseif op == 'delete' then

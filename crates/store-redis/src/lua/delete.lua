@@ -8,11 +8,11 @@ local o = parse(cur)
 if over(o, now) then return 0 end
 redis.call('DEL', KEYS[1])
 if o then
-  index_remove(kuser(p, o.user), id, now)
+  index_remove_at(kuser(p, o.user), id, o.exp, now)
   if o.conn then
     local ck = kconn(p, o.conn)
     if redis.call('GET', ck) == id then redis.call('DEL', ck) end
   end
 end
-index_remove(kbucket(p, id), id, now)
+if o then index_remove_at(kbucket(p, id), id, o.exp, now) else index_remove(kbucket(p, id), id, now) end
 return 1

@@ -16,7 +16,7 @@ for _, id in ipairs(ids) do
         local ck = kconn(p, o.conn)
         if redis.call('GET', ck) == id then redis.call('DEL', ck) end
       end
-      index_remove(kbucket(p, id), id, now)
+      if o then index_remove_at(kbucket(p, id), id, o.exp, now) else index_remove(kbucket(p, id), id, now) end
       deleted[#deleted + 1] = id
     end
     redis.call('ZREM', KEYS[1], id)

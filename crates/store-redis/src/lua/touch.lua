@@ -6,12 +6,10 @@ local p, id, exp = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
 if exp <= now then return {'PAST'} end
 local cur = redis.call('GET', KEYS[1])
-if not cur then return {'NOT_FOUND'} end
-local o = head(cur)
-if not o then return {'CORRUPT'} end
-if over(o, now) then return {'NOT_FOUND'} end
-if o.vraw ~= ARGV[4] then return {'CONFLICT', o.vraw} end
-local new = string.sub(cur, 1, 1) .. ARGV[5] .. le64(exp) .. string.sub(cur, 18)
+local o = cur and head(cur)
+local refusal = cas_refusal(cur, o, now, ARGV[4])
+if refusal then return refusal end
+local new = retimed(cur, ARGV[5], exp)
 if o.conn_raw then
   local ck = kconn(p, uuid_text(o.conn_raw))
   if redis.call('GET', ck) == id then redis.call('PEXPIREAT', ck, pxat(exp)) end

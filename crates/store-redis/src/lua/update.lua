@@ -9,12 +9,10 @@ end
 local now = now_ms()
 if exp <= now then return {'PAST'} end
 local cur = redis.call('GET', KEYS[1])
-if not cur then return {'NOT_FOUND'} end
-local o = head(cur)
-if not o then return {'CORRUPT'} end
-if over(o, now) then return {'NOT_FOUND'} end
-if not whole(cur, id) then return {'CORRUPT'} end
-if o.vraw ~= expected then return {'CONFLICT', o.vraw} end
+local o = cur and head(cur)
+-- The new record carries the id (the client encoded it from the same session as the key).
+local refusal = cas_refusal(cur, o, now, expected, string.sub(rec, 18, 33))
+if refusal then return refusal end
 local conn_moved = o.conn_raw ~= n.conn_raw
 if KEYS[4] and conn_moved then
   local holder = redis.call('GET', KEYS[4])
@@ -30,7 +28,7 @@ if o.conn_raw and conn_moved then
   local ck = kconn(p, uuid_text(o.conn_raw))
   if redis.call('GET', ck) == id then redis.call('DEL', ck) end
 end
-if o.user ~= n.user then index_remove(kuser(p, o.user), id, now) end
+if o.user ~= n.user then index_remove_at(kuser(p, o.user), id, o.exp, now) end
 index_put(KEYS[2], exp, id, now)
 index_put(KEYS[3], exp, id, now)
 redis.call('SET', KEYS[1], rec, 'PXAT', pxat(exp))

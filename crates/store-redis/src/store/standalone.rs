@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fred::bytes::Bytes;
 use fred::prelude::{Client, KeysInterface};
 use fred::types::Value;
-use session_core::{Collision, Error, Result, Session, SessionId, Timestamp, UserId, codec};
+use session_core::{Collision, Error, Result, Session, SessionId, Timestamp, UserId};
 
 use super::{Inner, Status, bytes_of, decode_for, flag, ids_of, next_version, version_arg};
 use crate::cluster::{LOCK_ATTEMPTS, backoff};
@@ -78,11 +78,19 @@ impl Inner {
         let v = self
             .eval(&self.scripts.by_user, vec![key], vec![self.prefix()])
             .await?;
+        // Pairs of an index entry's id and its record: a record that is not that id's (or an
+        // entry that is not an id) is corrupt. The check is here: formatting ids in Lua cost
+        // more than the rest of the script.
         match v {
-            Value::Array(items) => items
-                .iter()
-                .filter_map(bytes_of)
-                .map(|b| codec::decode(b).map_err(Error::from))
+            Value::Array(items) if items.len() % 2 == 0 => items
+                .chunks_exact(2)
+                .map(|pair| {
+                    let id = bytes_of(&pair[0])
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|t| SessionId::parse(t).ok())
+                        .ok_or_else(corrupt)?;
+                    decode_for(bytes_of(&pair[1]).ok_or_else(|| protocol("by_user"))?, &id)
+                })
                 .collect::<Result<Vec<_>>>(),
             Value::Null => Ok(Vec::new()),
             _ => Err(protocol("by_user")),
