@@ -23,99 +23,20 @@
 //! [`verify`] reads every tracked session back after a fault and checks it against the
 //! ledger (what an AOF with `appendfsync always` must preserve).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod histogram;
+mod report;
+
+pub use histogram::Histogram;
+pub use report::Report;
+
 use session_core::{
     Clock, ConnectionId, Error, Session, SessionId, SessionState, Store, SystemClock, UserId,
 };
-
-/// A latency histogram with fixed memory: 16 linear sub-buckets per power of two of
-/// nanoseconds (at most 6.25 % error), so that a long soak does not grow the heap it measures.
-#[derive(Debug, Clone)]
-pub struct Histogram {
-    buckets: Vec<u64>,
-    count: u64,
-    max: Duration,
-}
-
-const SUB: u32 = 16;
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Histogram {
-            buckets: vec![0; 64 * SUB as usize],
-            count: 0,
-            max: Duration::ZERO,
-        }
-    }
-}
-
-impl Histogram {
-    fn index(ns: u64) -> usize {
-        if ns < u64::from(SUB) {
-            return ns as usize;
-        }
-        let exp = 63 - ns.leading_zeros(); // >= 4
-        let sub = (ns >> (exp - 4)) & u64::from(SUB - 1);
-        ((exp - 3) * SUB) as usize + sub as usize
-    }
-
-    fn lower_bound(index: usize) -> u64 {
-        let (group, sub) = (index as u64 / u64::from(SUB), index as u64 % u64::from(SUB));
-        if group == 0 {
-            return sub;
-        }
-        let exp = group + 3;
-        (1 << exp) + (sub << (exp - 4))
-    }
-
-    /// Records one latency.
-    pub fn record(&mut self, d: Duration) {
-        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let i = Self::index(ns).min(self.buckets.len() - 1);
-        self.buckets[i] += 1;
-        self.count += 1;
-        self.max = self.max.max(d);
-    }
-
-    /// Adds another histogram's counts.
-    pub fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            *a += b;
-        }
-        self.count += other.count;
-        self.max = self.max.max(other.max);
-    }
-
-    /// How many latencies were recorded.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// The largest latency recorded.
-    pub fn max(&self) -> Duration {
-        self.max
-    }
-
-    /// The `q` quantile (0 to 1), as the lower bound of its bucket.
-    pub fn quantile(&self, q: f64) -> Duration {
-        if self.count == 0 {
-            return Duration::ZERO;
-        }
-        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return Duration::from_nanos(Self::lower_bound(i)).min(self.max);
-            }
-        }
-        self.max
-    }
-}
 
 /// The load's shape.
 #[derive(Debug, Clone)]
@@ -218,153 +139,6 @@ impl Tracked {
         while self.history.len() > 6 {
             self.history.pop_front();
         }
-    }
-}
-
-/// What a load run saw.
-#[derive(Debug, Default)]
-pub struct Report {
-    /// Calls made (ended, hangs included).
-    pub calls: u64,
-    /// Outcomes: `"<op> ok"` or `"<op> <error kind>"`, e.g. `"update Timeout"`.
-    pub tally: BTreeMap<String, u64>,
-    /// Calls that returned an error.
-    pub errors: u64,
-    /// Calls still running at [`LoadConfig::call_bound`].
-    pub hangs: u64,
-    /// Stale reads (see the crate docs).
-    pub stale: u64,
-    /// Revoked reads (see the crate docs).
-    pub revoked: u64,
-    /// Reads that found nothing where an acknowledged write should be.
-    pub missing: u64,
-    /// Reads judged against the ledger.
-    pub judged: u64,
-    /// Sessions abandoned after a failed write.
-    pub abandoned: u64,
-    /// Every call's latency (errors included).
-    pub latency: Histogram,
-    /// Every call, when [`LoadConfig::timeline`] is on.
-    pub timeline: Vec<Call>,
-    /// The sessions tracked at the end (live and deleted), for [`verify`].
-    pub tracked: Vec<Tracked>,
-    /// The first few anomalies, described.
-    pub samples: Vec<String>,
-    /// The first few errors of each kind, with their sources.
-    pub error_samples: BTreeMap<&'static str, Vec<String>>,
-}
-
-impl Report {
-    fn merge(&mut self, other: Report) {
-        self.calls += other.calls;
-        for (k, v) in other.tally {
-            *self.tally.entry(k).or_default() += v;
-        }
-        self.errors += other.errors;
-        self.hangs += other.hangs;
-        self.stale += other.stale;
-        self.revoked += other.revoked;
-        self.missing += other.missing;
-        self.judged += other.judged;
-        self.abandoned += other.abandoned;
-        self.latency.merge(&other.latency);
-        self.timeline.extend(other.timeline);
-        self.tracked.extend(other.tracked);
-        for (kind, texts) in other.error_samples {
-            let mine = self.error_samples.entry(kind).or_default();
-            for t in texts {
-                if mine.len() < 3 {
-                    mine.push(t);
-                }
-            }
-        }
-        for s in other.samples {
-            if self.samples.len() < 10 {
-                self.samples.push(s);
-            }
-        }
-    }
-
-    /// Errors by kind, summed over operations: `{"Timeout": 12, "Unavailable": 30}`.
-    pub fn errors_by_kind(&self) -> BTreeMap<&str, u64> {
-        let mut out = BTreeMap::new();
-        for (k, v) in &self.tally {
-            if let Some((_, kind)) = k.split_once(' ') {
-                if kind != "ok" {
-                    *out.entry(kind).or_default() += v;
-                }
-            }
-        }
-        out
-    }
-
-    /// The first call that started at or after `t` and succeeded, as a delay from `t`.
-    pub fn first_success_after(&self, t: Instant) -> Option<Duration> {
-        self.timeline
-            .iter()
-            .filter(|c| c.began >= t && c.ok)
-            .map(|c| c.ended - t)
-            .min()
-    }
-
-    /// The end of the last failed call that started at or after `t`, as a delay from `t`
-    /// (zero when none failed).
-    pub fn last_failure_after(&self, t: Instant) -> Duration {
-        self.timeline
-            .iter()
-            .filter(|c| c.began >= t && !c.ok)
-            .map(|c| c.ended - t)
-            .max()
-            .unwrap_or(Duration::ZERO)
-    }
-
-    /// Calls that were running at some point in `[from, to)` (in flight at `from`, or started
-    /// before `to`), and how many of them failed.
-    pub fn calls_overlapping(&self, from: Instant, to: Instant) -> (u64, u64) {
-        let mut n = (0, 0);
-        for c in self
-            .timeline
-            .iter()
-            .filter(|c| c.began < to && c.ended >= from)
-        {
-            n.0 += 1;
-            n.1 += u64::from(!c.ok);
-        }
-        n
-    }
-
-    /// Calls that started in `[from, to)`, and how many of them failed.
-    pub fn calls_between(&self, from: Instant, to: Instant) -> (u64, u64) {
-        let mut n = (0, 0);
-        for c in self
-            .timeline
-            .iter()
-            .filter(|c| c.began >= from && c.began < to)
-        {
-            n.0 += 1;
-            n.1 += u64::from(!c.ok);
-        }
-        n
-    }
-
-    /// A one-line summary: calls, errors by kind, hangs, judgements, latency quantiles.
-    pub fn summary(&self) -> String {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        format!(
-            "{} calls, errors {:?}, hangs {}, reads judged {} (stale {}, revoked {}, missing {}), \
-             abandoned sessions {}, latency p50 {:.2} ms p99 {:.2} ms max {:.1} ms",
-            self.calls,
-            self.errors_by_kind(),
-            self.hangs,
-            self.judged,
-            self.stale,
-            self.revoked,
-            self.missing,
-            self.abandoned,
-            ms(self.latency.quantile(0.5)),
-            ms(self.latency.quantile(0.99)),
-            ms(self.latency.max()),
-        )
     }
 }
 
@@ -708,25 +482,6 @@ pub fn resident_kib() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn histogram_quantiles_are_within_a_bucket() {
-        let mut h = Histogram::default();
-        for us in 1..=10_000u64 {
-            h.record(Duration::from_micros(us));
-        }
-        let p50 = h.quantile(0.5).as_nanos() as f64 / 1000.0;
-        let p99 = h.quantile(0.99).as_nanos() as f64 / 1000.0;
-        assert!((p50 - 5000.0).abs() / 5000.0 < 0.07, "p50 {p50}");
-        assert!((p99 - 9900.0).abs() / 9900.0 < 0.07, "p99 {p99}");
-        assert_eq!(h.max(), Duration::from_micros(10_000));
-        assert_eq!(h.count(), 10_000);
-        for us in [0u64, 1, 15, 16, 17, 1000, 1 << 40] {
-            let i = Histogram::index(us);
-            assert!(Histogram::lower_bound(i) <= us, "{us}");
-            assert!(Histogram::lower_bound(i + 1) > us, "{us}");
-        }
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_load_judges_a_correct_store_clean() {

@@ -1,6 +1,8 @@
 //! Where server binaries come from: the one place that finds, fetches and names them, for
 //! tests, benches and `cargo xtask` alike (xtask builds this module alone, with testkit's
-//! default feature `servers` off, so it needs nothing but std).
+//! default feature `servers` off, so it needs nothing but std). It is one cohesive thing, kept
+//! in one file on purpose (about 730 lines with its tests): the search order, the PyPI fetch and
+//! the verdicts it caches are one decision read top to bottom.
 //!
 //! For a flavor ([`find`]), in this order:
 //!

@@ -16,7 +16,9 @@ mod standalone;
 use std::sync::Arc;
 
 use fred::bytes::Bytes;
-use fred::prelude::{ClientLike, KeysInterface, LuaInterface, Pool};
+#[cfg(feature = "replicas")]
+use fred::prelude::KeysInterface;
+use fred::prelude::{ClientLike, LuaInterface, Pool};
 use fred::types::{RespVersion, Value};
 use futures::future::join_all;
 use session_core::{
