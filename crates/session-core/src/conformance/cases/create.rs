@@ -115,21 +115,7 @@ pub async fn create_duplicate_connection_fails<S: Store + 'static>(f: Fixture<S>
 /// Of many concurrent creates on one id, exactly one succeeds.
 pub async fn concurrent_creates_one_id_one_wins<S: Store + 'static>(f: Fixture<S>) {
     let id = SessionId::new();
-    let mut tasks = Vec::new();
-    for i in 0..8 {
-        let mut s = f.session(&format!("racer-{i}"));
-        s.id = id;
-        let store = f.store.clone();
-        tasks.push(tokio::spawn(async move { store.create(s).await }));
-    }
-    let mut wins = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(_) => wins += 1,
-            Err(Error::AlreadyExists(_)) => {}
-            Err(e) => panic!("unexpected {e:?}"),
-        }
-    }
+    let wins = race_creates(&f, |s| s.id = id, |e| matches!(e, Error::AlreadyExists(_))).await;
     assert_eq!(wins, 1);
     assert_eq!(f.count().await, 1);
     let winner = f.get(&id).await.unwrap();
@@ -139,10 +125,29 @@ pub async fn concurrent_creates_one_id_one_wins<S: Store + 'static>(f: Fixture<S
 /// Of many concurrent creates holding one connection id, exactly one succeeds.
 pub async fn concurrent_creates_one_connection_one_wins<S: Store + 'static>(f: Fixture<S>) {
     let conn = ConnectionId::new();
+    let wins = race_creates(
+        &f,
+        |s| s.connection_id = Some(conn),
+        |e| matches!(e, Error::AlreadyExists(Collision::ConnectionId(c)) if *c == conn),
+    )
+    .await;
+    assert_eq!(wins, 1);
+    assert_eq!(f.count().await, 1);
+    let holder = f.by_conn(&conn).await.unwrap();
+    f.assert_indexed(&holder).await;
+}
+
+/// Eight concurrent creates of sessions that `clash` makes collide; every one that fails must
+/// fail as `lost` accepts. Returns how many succeeded.
+async fn race_creates<S: Store + 'static>(
+    f: &Fixture<S>,
+    clash: impl Fn(&mut Session),
+    lost: impl Fn(&Error) -> bool,
+) -> usize {
     let mut tasks = Vec::new();
     for i in 0..8 {
         let mut s = f.session(&format!("racer-{i}"));
-        s.connection_id = Some(conn);
+        clash(&mut s);
         let store = f.store.clone();
         tasks.push(tokio::spawn(async move { store.create(s).await }));
     }
@@ -150,14 +155,11 @@ pub async fn concurrent_creates_one_connection_one_wins<S: Store + 'static>(f: F
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => wins += 1,
-            Err(Error::AlreadyExists(Collision::ConnectionId(c))) => assert_eq!(c, conn),
+            Err(e) if lost(&e) => {}
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    assert_eq!(wins, 1);
-    assert_eq!(f.count().await, 1);
-    let holder = f.by_conn(&conn).await.unwrap();
-    f.assert_indexed(&holder).await;
+    wins
 }
 
 /// A connection id freed by a delete can be taken by a new session.
