@@ -52,7 +52,7 @@
 //! Operations that read indexes (`get_by_user_id`, `list`, `count`, `get_by_connection_id`)
 //! always go to Redis; `delete_by_user_id` evicts every session it deleted from the local L1
 //! before it returns. Other instances drop theirs when the invalidation arrives, a delay
-//! measured in `tests/invalidation_latency.rs`.
+//! measured in `tests/it/invalidation_latency.rs`.
 //!
 //! # Coherence: write-through, read-your-writes, invalidations
 //!
@@ -109,7 +109,7 @@
 //! The cross-instance bound is the invalidation's delivery time: the server pushes it in the
 //! same event-loop turn as the write's reply, and the receiving instance applies it when its
 //! tracking task next runs. About a millisecond at p99 on an idle machine
-//! (`tests/invalidation_latency.rs`); under CPU load it is bounded by how soon the runtime
+//! (`tests/it/invalidation_latency.rs`); under CPU load it is bounded by how soon the runtime
 //! polls that task, which is what the cooperative budget below protects.
 //!
 //! # Cooperative hits

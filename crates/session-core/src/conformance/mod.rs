@@ -5,7 +5,7 @@
 //! through `Arc<dyn DynStore>` (module `dyn_store`). The test crate needs `tokio` (features
 //! `macros`, `rt-multi-thread`) among its dev-dependencies.
 //!
-//! A store's `tests/conformance.rs` gives the suite a fixture: a fresh store and how time
+//! A store's `tests/it/conformance.rs` gives the suite a fixture: a fresh store and how time
 //! passes for it. For a store that reads a [`ManualClock`](crate::ManualClock), advancing
 //! needs no sleeping (this is store-memory's):
 //!

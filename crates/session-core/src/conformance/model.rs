@@ -11,7 +11,7 @@
 //! least an hour ahead, so no session expires during a case and the test does not depend on
 //! timing.
 //!
-//! A store's `tests/model.rs` calls [`run`] from a plain `#[test]` with the same setup its
+//! A store's `tests/it/model.rs` calls [`run`] from a plain `#[test]` with the same setup its
 //! conformance suite uses (a fresh, empty store per case: a fresh key prefix for Redis, whose
 //! keys the fixture's teardown removes after every case, passing or not). On a disagreement
 //! proptest shrinks the sequence and the test panics with the minimal one.
@@ -29,7 +29,7 @@
 //!     Fixture::new(store, Arc::new(clock))
 //! }
 //!
-//! // In tests/model.rs, inside a plain `#[test] fn`:
+//! // In tests/it/model.rs, inside a plain `#[test] fn`:
 //! model::run("my-store", ModelConfig { cases: 256, max_ops: 40 }, fixture);
 //! ```
 
