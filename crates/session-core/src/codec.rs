@@ -36,7 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use crate::error::CodecError;
 use crate::id::{ConnectionId, SessionId, UserId};
 use crate::limits;
-use crate::metadata::MetadataBuilder;
+use crate::metadata::BlockWriter;
 use crate::model::{Metadata, Session, SessionState, Stats, has_control};
 use crate::time::Timestamp;
 
@@ -98,11 +98,7 @@ pub fn encoded_len(session: &Session) -> usize {
         + 2
         + session.user_id.as_str().len()
         + 2
-        + session
-            .metadata
-            .iter()
-            .map(|(k, v)| 4 + k.len() + v.len())
-            .sum::<usize>()
+        + session.metadata.encoded_len()
 }
 
 /// Encodes `session` into a new buffer.
@@ -331,10 +327,12 @@ impl<'a> Reader<'a> {
     }
 
     /// The metadata section: entry count, then the entries, checked as
-    /// [`validate_metadata`](crate::validate_metadata) checks them and for ascending keys,
-    /// as they are read into one buffer (no allocation per entry). UTF-8 is checked once over
-    /// the whole buffer: with every key and value ending on a character boundary, each of
-    /// them is then valid UTF-8 too.
+    /// [`validate_metadata`](crate::validate_metadata) checks them and for ascending keys.
+    /// Metadata ends the record, so what follows the count is the entries: they are copied
+    /// in one piece into the block [`Metadata`] keeps (one allocation), and each entry's
+    /// lengths then overwritten as they are read. UTF-8 is checked once over the whole block;
+    /// with every key and value starting on a character boundary, each of them is then valid
+    /// UTF-8 too.
     fn metadata(&mut self) -> Result<Metadata, CodecError> {
         let at = self.pos;
         let beyond = || CodecError::new("metadata beyond limits", at);
@@ -342,74 +340,47 @@ impl<'a> Reader<'a> {
         if count > limits::METADATA_MAX_ENTRIES {
             return Err(beyond());
         }
-        // Metadata ends the record: what is left is its entries, 4 bytes of lengths each.
-        let cap = self
-            .bytes
-            .len()
-            .saturating_sub(self.pos)
-            .saturating_sub(4 * count)
-            .min(limits::METADATA_MAX_TOTAL_BYTES);
-        let mut text: Vec<u8> = Vec::with_capacity(cap);
-        let mut ends: Vec<[usize; 2]> = Vec::with_capacity(count);
+        let entries = self.bytes.get(self.pos..).unwrap_or_default();
+        let Some(text) = entries.len().checked_sub(4 * count) else {
+            return Err(CodecError::new("truncated", self.bytes.len()));
+        };
+        if text > limits::METADATA_MAX_TOTAL_BYTES {
+            return Err(self.oversized_metadata(count, at));
+        }
         let mut ascii_keys = true;
-        let mut key_start = 0;
-        // A local cursor: `rest` is what follows the entries read so far.
-        let mut rest = self.bytes.get(self.pos..).unwrap_or_default();
-        let pos = |rest: &[u8]| self.bytes.len() - rest.len();
-        for _ in 0..count {
-            let (key, value) = match split_str(rest).and_then(|(k, r)| Some((k, split_str(r)?))) {
-                Some((key, (value, r))) => {
-                    rest = r;
-                    (key, value)
-                }
-                None => return Err(CodecError::new("truncated", pos(rest))),
-            };
-            if let Some(&[prev_end, _]) = ends.last() {
-                if text
-                    .get(key_start..prev_end)
-                    .is_some_and(|prev| prev >= key)
-                {
-                    return Err(CodecError::new("metadata keys not ascending", pos(rest)));
-                }
-            }
-            if key.is_empty()
-                || key.len() > limits::METADATA_MAX_KEY_BYTES
-                || value.len() > limits::METADATA_MAX_VALUE_BYTES
-                || text.len() + key.len() + value.len() > limits::METADATA_MAX_TOTAL_BYTES
-            {
-                return Err(beyond());
-            }
-            // One pass: ASCII control characters, and whether any byte is not ASCII (such a
-            // key's characters are checked once the buffer is known to be UTF-8).
-            let (mut ctl, mut high) = (false, 0u8);
-            for &b in key {
-                ctl |= b < 0x20 || b == 0x7f;
-                high |= b;
-            }
-            if ctl {
-                return Err(beyond());
-            }
-            ascii_keys &= high < 0x80;
-            key_start = text.len();
-            text.extend_from_slice(key);
-            let key_end = text.len();
-            text.extend_from_slice(value);
-            ends.push([key_end, text.len()]);
-        }
-        self.pos = pos(rest);
-        let utf8 = || CodecError::new("invalid UTF-8", at);
-        let text = String::from_utf8(text).map_err(|_| utf8())?;
-        if !ends
-            .iter()
-            .all(|&[k, v]| text.is_char_boundary(k) && text.is_char_boundary(v))
-        {
-            return Err(utf8());
-        }
-        let metadata = MetadataBuilder::from_parts(text, ends);
+        let built = BlockWriter::build(count, entries.len(), |block| {
+            ascii_keys = block.fill_from_record(entries, count, self.pos, beyond())?;
+            Ok(())
+        })?;
+        let metadata = built.ok_or_else(|| CodecError::new("invalid UTF-8", at))?;
         if !ascii_keys && metadata.keys().any(has_control) {
             return Err(beyond());
         }
+        self.pos = self.bytes.len();
         Ok(metadata)
+    }
+
+    /// The error for a metadata section of more than the most text metadata may hold: the
+    /// entries themselves are beyond the limits, or they are cut short, or they are followed
+    /// by trailing bytes.
+    #[cold]
+    fn oversized_metadata(&self, count: usize, at: usize) -> CodecError {
+        let mut rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let mut total = 0usize;
+        for _ in 0..count {
+            let Some((key, (value, r))) =
+                split_str(rest).and_then(|(k, r)| Some((k, split_str(r)?)))
+            else {
+                return CodecError::new("truncated", self.bytes.len() - rest.len());
+            };
+            total += key.len() + value.len();
+            rest = r;
+        }
+        if total > limits::METADATA_MAX_TOTAL_BYTES {
+            CodecError::new("metadata beyond limits", at)
+        } else {
+            CodecError::new("trailing bytes", self.bytes.len() - rest.len())
+        }
     }
 
     fn addr(&mut self, v6: bool, scope: bool) -> Result<SocketAddr, CodecError> {
@@ -542,5 +513,29 @@ mod tests {
             decode(&bytes).map_err(|e| e.reason()),
             Err("invalid user id")
         );
+    }
+
+    #[test]
+    fn oversized_metadata_sections_get_the_right_error() {
+        let mut s = sample();
+        s.metadata = [("k".to_owned(), "v".to_owned())].into();
+        let mut bytes = encode(&s);
+        let end = bytes.len();
+        // Valid metadata, then more trailing bytes than metadata may hold.
+        bytes.resize(end + limits::METADATA_MAX_TOTAL_BYTES + 1, b'x');
+        let e = decode(&bytes).unwrap_err();
+        assert_eq!((e.reason(), e.offset()), ("trailing bytes", end));
+        // Entries beyond the total limit.
+        s.metadata = (0..17)
+            .map(|i| (format!("k{i:02}"), "v".repeat(1000)))
+            .collect();
+        assert_eq!(
+            decode(&encode(&s)).map_err(|e| e.reason()),
+            Err("metadata beyond limits")
+        );
+        // Entries cut short, with plenty of bytes after the count.
+        let mut bytes = encode(&s);
+        bytes.truncate(bytes.len() - 1);
+        assert_eq!(decode(&bytes).map_err(|e| e.reason()), Err("truncated"));
     }
 }

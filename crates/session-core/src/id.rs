@@ -145,7 +145,7 @@ impl UserId {
         if id.len() > Self::MAX_BYTES {
             return Err(Error::invalid("user_id", "longer than 256 bytes"));
         }
-        if id.chars().any(char::is_control) {
+        if crate::model::has_control(id) {
             return Err(Error::invalid("user_id", "contains a control character"));
         }
         Ok(())

@@ -200,14 +200,13 @@ pub fn validate_metadata(metadata: &Metadata) -> Result<(), Error> {
     Ok(())
 }
 
-/// True if `key` holds a control character (`char::is_control`), with a fast path for ASCII.
+/// True if `key` holds a control character (`char::is_control`), with a fast path for
+/// printable ASCII.
 #[inline]
 pub(crate) fn has_control(key: &str) -> bool {
-    if key.is_ascii() {
-        key.bytes().any(|b| b < 0x20 || b == 0x7f)
-    } else {
-        key.chars().any(char::is_control)
-    }
+    // Printable ASCII throughout (the usual case) has none; anything else is checked by
+    // character (ASCII and C1 control characters alike).
+    !key.bytes().all(|b| (0x20..0x7f).contains(&b)) && key.chars().any(char::is_control)
 }
 
 /// Builds a [`Session`]; see [`Session::builder`].
