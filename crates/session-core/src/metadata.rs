@@ -215,6 +215,11 @@ impl BlockWriter<'_> {
             .and_then(|e| e.checked_add(text_len)?.checked_add(w + 1));
         match total {
             None => Ok(None),
+            // A small block needs less of the stack zeroed.
+            Some(total) if total <= STACK_BLOCK / 4 => {
+                let mut buf = [0u8; STACK_BLOCK / 4];
+                Self::build_in(&mut buf[..total], n, text_len, w, fill)
+            }
             Some(total) if total <= STACK_BLOCK => {
                 let mut buf = [0u8; STACK_BLOCK];
                 Self::build_in(&mut buf[..total], n, text_len, w, fill)
@@ -406,6 +411,19 @@ impl BlockWriter<'_> {
         text.copy_from_slice(run);
         // The run moves by `self.len - start`, which is either sign.
         let to = self.len;
+        if to == start && from.w == self.w {
+            // Same place, same width: the ends are the same digits.
+            let (w, at) = (self.w, 2 * self.pushed * self.w);
+            let digits = from.ends.get(2 * range.start * w..2 * range.end * w);
+            let out = self.ends.get_mut(at..at + 2 * range.len() * w);
+            let (Some(digits), Some(out)) = (digits, out) else {
+                return false;
+            };
+            out.copy_from_slice(digits);
+            self.pushed += range.len();
+            self.len += run.len();
+            return true;
+        }
         let moved = |end: usize| (end + to).wrapping_sub(start);
         for i in range {
             let (key_end, value_end) = (moved(from.end(2 * i)), moved(from.end(2 * i + 1)));
