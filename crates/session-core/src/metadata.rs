@@ -46,10 +46,10 @@ pub struct Metadata {
     /// A gap is [`GAP`]: the text is laid out as the codec's metadata entries are, with gaps
     /// where the record has lengths, so that decoding copies the entries in one piece and
     /// then only overwrites their lengths. A number is w digits in base 128, least
-    /// significant first, so every byte after the text is ASCII; w is the fewest digits that
-    /// hold both the text's length and n. A key starts a gap after the previous value's end
-    /// (or after the first gap), a value a gap after its key's end. Equal maps have equal
-    /// blocks.
+    /// significant first, so every byte after the text is ASCII; w is [`WIDTH`], or as many
+    /// more as a bigger block needs for its text's length and n. Entry i starts (with its
+    /// first gap) where entry i - 1's value ends, or at 0; its value starts a gap after its
+    /// key's end. Equal maps have equal blocks.
     block: Option<Arc<str>>,
 }
 
