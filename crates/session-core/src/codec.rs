@@ -158,9 +158,11 @@ pub fn encode_into(session: &Session, out: &mut Vec<u8>) {
     out.extend_from_slice(&s.current_rtt_ms.to_le_bytes());
     let count = u16::try_from(session.metadata.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&count.to_le_bytes());
-    for (k, v) in session.metadata.iter().take(usize::from(count)) {
-        put_str(out, k);
-        put_str(out, v);
+    if !session.metadata.encode_entries(out) {
+        for (k, v) in session.metadata.iter().take(usize::from(count)) {
+            put_str(out, k);
+            put_str(out, v);
+        }
     }
 }
 
@@ -537,5 +539,45 @@ mod tests {
         let mut bytes = encode(&s);
         bytes.truncate(bytes.len() - 1);
         assert_eq!(decode(&bytes).map_err(|e| e.reason()), Err("truncated"));
+    }
+
+    #[test]
+    fn metadata_encodes_as_entry_by_entry() {
+        let mut s = sample();
+        let maps: [Vec<(String, String)>; 4] = [
+            vec![],
+            vec![("k".into(), String::new())],
+            vec![
+                ("a".into(), "é".repeat(300)),
+                ("b\u{e9}".into(), "x".into()),
+            ],
+            (0..64)
+                .map(|i| (format!("k{i:02}"), "v".repeat(i * 3)))
+                .collect(),
+        ];
+        for entries in maps {
+            s.metadata = entries.iter().cloned().collect();
+            let mut want = encode(&Session {
+                metadata: Metadata::new(),
+                ..s.clone()
+            });
+            want.truncate(want.len() - 2);
+            want.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+            for (k, v) in &entries {
+                put_str(&mut want, k);
+                put_str(&mut want, v);
+            }
+            assert_eq!(encode(&s), want);
+            assert_eq!(decode(&want), Ok(s.clone()));
+        }
+        // Beyond what a record's lengths hold (so beyond the limits too): truncated entry by
+        // entry, as before, and refused by decoding.
+        s.metadata = [("k".to_owned(), "v".repeat(70_000))].into();
+        let bytes = encode(&s);
+        assert_eq!(
+            &bytes[bytes.len() - 65_535 - 2..][..2],
+            &u16::MAX.to_le_bytes()
+        );
+        assert!(decode(&bytes).is_err());
     }
 }

@@ -554,6 +554,36 @@ impl Metadata {
         self.view().map_or(0, |v| v.text.len())
     }
 
+    /// Appends the entries as a record holds them, each key and value a length (u16 LE)
+    /// and its bytes: the text in one piece, its gaps then overwritten with the lengths.
+    /// False, and nothing written, if the text is too long for every length to fit.
+    pub(crate) fn encode_entries(&self, out: &mut Vec<u8>) -> bool {
+        let Some(v) = self.view() else {
+            return true;
+        };
+        if v.text.len() > usize::from(u16::MAX) {
+            return false;
+        }
+        let base = out.len();
+        out.extend_from_slice(v.text.as_bytes());
+        let Some(text) = out.get_mut(base..) else {
+            return true;
+        };
+        let mut start = 0;
+        for i in 0..v.n {
+            let (key_end, value_end) = (v.end(2 * i), v.end(2 * i + 1));
+            for (gap_at, end) in [(start, key_end), (key_end, value_end)] {
+                // Under 64 KiB of text, so every length fits.
+                let len = end.saturating_sub(gap_at + GAP.len()) as u16;
+                if let Some(gap) = text.get_mut(gap_at..).and_then(|t| t.first_chunk_mut()) {
+                    *gap = len.to_le_bytes();
+                }
+            }
+            start = value_end;
+        }
+        true
+    }
+
     /// The entries in ascending key order.
     pub fn iter(&self) -> Iter<'_> {
         let view = self.view();
