@@ -330,6 +330,17 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             _ => {}
         }
     }
+    for (name, parsed) in [
+        ("coalesce", run.coalesce.is_some()),
+        ("hybrid", run.hybrid.is_some()),
+    ] {
+        if !parsed && logs.iter().any(|(n, _)| *n == name) {
+            run.not_run.insert(
+                name.to_owned(),
+                format!("the {name} bench printed no table the report reads (see {name}.log)"),
+            );
+        }
+    }
     run.round_trips = fs::read(&round_trips_json)
         .ok()
         .and_then(|b| serde_json::from_slice::<RoundTrips>(&b).ok());

@@ -136,35 +136,50 @@ pub(crate) fn coalesce(stdout: &str) -> Option<Coalesce> {
 /// and the invalidation rows `| idle | p50 | p99 | max |`, `| under the … | p50 | p99 | max |`.
 pub(crate) fn hybrid(stdout: &str) -> Option<Hybrid> {
     let mut h = Hybrid::default();
-    let mut any = false;
+    let mut read = false;
     for c in stdout.lines().filter_map(cells) {
         let Some((&label, rest)) = c.split_first() else {
             continue;
         };
         let num = |i: usize| rest.get(i).and_then(|v| first_number(v));
         let three = || Some([num(0)?, num(1)?, num(2)?]);
-        let before = any;
-        any = true;
-        match label {
+        read |= match label {
             "run" => match (num(0), num(1)) {
-                (Some(m), Some(hit)) => h.hit_runs.push((m, hit)),
-                _ => any = before,
+                (Some(memory), Some(hit)) => {
+                    h.hit_runs.push((memory, hit));
+                    true
+                }
+                _ => false,
             },
             l if l.ends_with(" each") && l.contains(" tasks") => {
                 h.tasks = number_before(l, " tasks").map(|n| n as u64);
+                true
             }
-            l if l.starts_with("hybrid gets") => h.gets_ops = num(0),
+            l if l.starts_with("hybrid gets") => {
+                h.gets_ops = num(0);
+                true
+            }
             l if l.starts_with("hybrid") && l.contains("95:5") => {
                 h.mix_ops = num(0);
                 h.mix_hit_rate_pct = num(1);
+                true
             }
-            l if l.starts_with("redis") && l.contains("95:5") => h.redis_mix_ops = num(0),
-            "idle" => h.invalidation_idle_us = three(),
-            l if l.starts_with("under the") => h.invalidation_loaded_us = three(),
-            _ => any = before,
-        }
+            l if l.starts_with("redis") && l.contains("95:5") => {
+                h.redis_mix_ops = num(0);
+                true
+            }
+            "idle" => {
+                h.invalidation_idle_us = three();
+                true
+            }
+            l if l.starts_with("under the") => {
+                h.invalidation_loaded_us = three();
+                true
+            }
+            _ => false,
+        };
     }
-    any.then_some(h)
+    read.then_some(h)
 }
 
 /// `go test -bench` output as run.sh prints it: its `go version …` line, then
