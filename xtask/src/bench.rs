@@ -153,7 +153,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", "),
         if flags.go_seed.is_some() {
-            ", the Go original's benchmarks"
+            " (and the Go original's benchmarks after `stores` in each pass)"
         } else {
             ""
         },
@@ -189,6 +189,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     let _ = fs::remove_file(&round_trips_json);
     let mut done = 0usize;
     let mut logs = Vec::new();
+    let mut go = GoSeed::default();
     let mut pass_results = Vec::new();
     let all_ids: Vec<String> = listed.iter().flat_map(|(_, ids)| ids.clone()).collect();
     let criterion_targets: Vec<&Target> = targets.iter().filter(|t| t.criterion).collect();
@@ -235,6 +236,11 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             }
             if pass == passes {
                 logs.push((t.name, log));
+            }
+            // The Go original's memory benchmarks right after ours, in each pass, so that
+            // both meet the same load.
+            if t.name == "stores" {
+                go.run(flags, started, pass)?;
             }
         }
         pass_results.push(Pass {
@@ -291,7 +297,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             "this checkout has no benches/benches/hybrid.rs".to_owned(),
         );
     }
-    let go = go_seed(flags, started, &out_dir, &mut not_run)?;
+    let go = go.finish(flags, &out_dir, &mut not_run)?;
 
     let mut run = Run {
         date: Some(date),
@@ -356,52 +362,74 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     Ok(())
 }
 
-/// `--go-seed PATH`: the Go original's own memory-store benchmarks (its run.sh), in the same
-/// sitting as ours; without the flag, why the report has no Go figures. A failed Go run is
-/// recorded, not fatal.
-fn go_seed(
-    flags: &flags::Bench,
-    started: Instant,
-    out_dir: &Path,
-    not_run: &mut std::collections::BTreeMap<String, String>,
-) -> Result<Option<report::run::Go>> {
-    let Some(script) = &flags.go_seed else {
-        not_run.insert(
-            "go".to_owned(),
-            "the Go original was not run (`cargo xtask bench --go-seed PATH/run.sh` runs its \
-             benchmarks in the same sitting)"
-                .to_owned(),
-        );
-        return Ok(None);
-    };
-    println!(
-        "\n== [{}] the Go original's benchmarks: {script}",
-        human_duration(started.elapsed())
-    );
-    let mut cmd = Command::new("bash");
-    cmd.arg(script).env("BENCH", "MemoryStore");
-    if flags.quick {
-        cmd.env("BENCHTIME", "200ms").env("COUNT", "3");
-    }
-    let mut done = 0;
-    let go = match run_with_progress(&mut cmd, &[], started, &mut done, 0) {
-        Ok(log) => {
-            fs::write(out_dir.join("go.log"), &log.stdout)?;
-            parse::go(&log.stdout)
+/// `--go-seed PATH`: the Go original's own memory-store benchmarks (its run.sh), run after
+/// the stores bench in each pass; without the flag, why the report has no Go figures. A failed
+/// Go run is recorded, not fatal.
+#[derive(Default)]
+struct GoSeed {
+    /// What run.sh printed, every pass.
+    stdout: String,
+    failed: Option<String>,
+}
+
+impl GoSeed {
+    fn run(&mut self, flags: &flags::Bench, started: Instant, pass: u32) -> Result<()> {
+        let Some(script) = &flags.go_seed else {
+            return Ok(());
+        };
+        if self.failed.is_some() {
+            return Ok(());
         }
-        Err(e) => {
-            eprintln!("bench: the Go benchmarks failed; the report says so: {e}");
-            not_run.insert("go".to_owned(), format!("the Go benchmarks failed: {e}"));
+        println!(
+            "\n== [{}] pass {pass}: the Go original's benchmarks: {script}",
+            human_duration(started.elapsed())
+        );
+        let mut cmd = Command::new("bash");
+        cmd.arg(script).env("BENCH", "MemoryStore");
+        if flags.quick {
+            cmd.env("BENCHTIME", "200ms").env("COUNT", "3");
+        }
+        let mut done = 0;
+        match run_with_progress(&mut cmd, &[], started, &mut done, 0) {
+            Ok(log) => self.stdout.push_str(&log.stdout),
+            Err(e) => {
+                eprintln!("bench: the Go benchmarks failed; the report says so: {e}");
+                self.failed = Some(format!("the Go benchmarks failed: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Go figures of every pass (go.log), or why there are none.
+    fn finish(
+        self,
+        flags: &flags::Bench,
+        out_dir: &Path,
+        not_run: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<report::run::Go>> {
+        let Some(script) = &flags.go_seed else {
+            not_run.insert(
+                "go".to_owned(),
+                "the Go original was not run (`cargo xtask bench --go-seed PATH/run.sh` runs \
+                 its benchmarks in the same sitting)"
+                    .to_owned(),
+            );
+            return Ok(None);
+        };
+        fs::write(out_dir.join("go.log"), &self.stdout)?;
+        if let Some(why) = self.failed {
+            not_run.insert("go".to_owned(), why);
             return Ok(None);
         }
-    };
-    if go.is_none() {
-        not_run.insert(
-            "go".to_owned(),
-            format!("{script} printed no benchmark lines"),
-        );
+        let go = parse::go(&self.stdout);
+        if go.is_none() {
+            not_run.insert(
+                "go".to_owned(),
+                format!("{script} printed no benchmark lines"),
+            );
+        }
+        Ok(go)
     }
-    Ok(go)
 }
 
 /// `--profile OP`: runs each matching benchmark under criterion's profile mode, where

@@ -206,8 +206,8 @@ impl Report {
                     s.value,
                     format!(
                         "{} µs against a GET's {} µs{}",
-                        r.server_us.map_or("?".into(), |v| format!("{v:.1}")),
-                        r.server_get_us.map_or("?".into(), |v| format!("{v:.1}")),
+                        r.server_us.map_or("?".into(), sig3),
+                        r.server_get_us.map_or("?".into(), sig3),
                         interval(&s.name)
                     ),
                 ))
@@ -414,7 +414,7 @@ impl Report {
                     Ok((
                         ours.per_op() / g,
                         format!(
-                            "{} {} against Go's {}, the median of {} run{}",
+                            "{} {} against Go's {}, the median of its {} run{}",
                             ours.full_id,
                             ns(ours.per_op()),
                             ns(g),
