@@ -15,8 +15,9 @@ use testkit::provision;
 
 use crate::flags;
 use crate::image;
+use crate::parse;
 use crate::report;
-use crate::report::run::{Bench, Footprint, Paired, PairedRow, Pass, RoundTrips, Run};
+use crate::report::run::{Bench, Pass, RoundTrips, Run};
 use crate::util::{Result, cargo, err, human_duration, output, root, run as run_cmd, show};
 
 /// testkit's default image (kept in step with `testkit::DEFAULT_IMAGE`).
@@ -57,6 +58,11 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         }
         return Ok(());
     }
+    if let Some(script) = &flags.go_seed
+        && !Path::new(script).is_file()
+    {
+        return Err(err(format!("--go-seed {script}: no such file")));
+    }
     let started = Instant::now();
     let date = output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))?;
     let redis = choose_redis(flags)?;
@@ -91,7 +97,20 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             name: "footprint",
             criterion: false,
         },
+        // The figures of the issues' targets that the criterion benches do not give: 64
+        // tasks with read coalescing off and on (coalesce), the hybrid store's mix and its
+        // L1 hit rate (hybrid).
+        Target {
+            name: "coalesce",
+            criterion: false,
+        },
     ]);
+    if root().join("benches/benches/hybrid.rs").is_file() {
+        targets.push(Target {
+            name: "hybrid",
+            criterion: false,
+        });
+    }
 
     println!("bench: compiling the benches");
     run_cmd(cargo().args(["bench", "-p", "benches", "--no-run"]))?;
@@ -119,7 +138,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     let total = per_pass * passes as usize;
     println!(
         "bench: {per_pass} benchmarks in {} criterion benches ({}), {passes} pass{} over them, \
-         then round trips and footprint{}",
+         then {}{}{}",
         listed.len(),
         listed
             .iter()
@@ -127,6 +146,17 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", "),
         if passes == 1 { "" } else { "es" },
+        targets
+            .iter()
+            .filter(|t| !t.criterion)
+            .map(|t| t.name)
+            .collect::<Vec<_>>()
+            .join(", "),
+        if flags.go_seed.is_some() {
+            " (and the Go original's benchmarks after `stores` in each pass)"
+        } else {
+            ""
+        },
         if flags.quick { "; --quick" } else { "" }
     );
 
@@ -159,6 +189,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     let _ = fs::remove_file(&round_trips_json);
     let mut done = 0usize;
     let mut logs = Vec::new();
+    let mut go = GoSeed::default();
     let mut pass_results = Vec::new();
     let all_ids: Vec<String> = listed.iter().flat_map(|(_, ids)| ids.clone()).collect();
     let criterion_targets: Vec<&Target> = targets.iter().filter(|t| t.criterion).collect();
@@ -201,10 +232,15 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             };
             fs::write(out_dir.join(name), &log.stdout)?;
             if t.name == "redis" {
-                paired = parse_paired(&log.stdout);
+                paired = parse::paired(&log.stdout);
             }
             if pass == passes {
                 logs.push((t.name, log));
+            }
+            // The Go original's memory benchmarks right after ours, in each pass, so that
+            // both meet the same load.
+            if t.name == "stores" {
+                go.run(flags, started, pass)?;
             }
         }
         pass_results.push(Pass {
@@ -213,6 +249,8 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             paired,
         });
     }
+    // Benches whose failure costs the report their rows (each saying why), not the run.
+    let mut not_run = std::collections::BTreeMap::new();
     for t in &other_targets {
         println!(
             "\n== [{}] bench `{}`",
@@ -238,10 +276,28 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         if flags.quick {
             cmd.env("SESSION_BENCH_QUICK", "1");
         }
-        let log = run_with_progress(&mut cmd, &[], started, &mut done, total)?;
+        let log = match run_with_progress(&mut cmd, &[], started, &mut done, total) {
+            Ok(log) => log,
+            Err(e) if matches!(t.name, "coalesce" | "hybrid") => {
+                eprintln!("bench: `{}` failed; the report says so: {e}", t.name);
+                not_run.insert(
+                    t.name.to_owned(),
+                    format!("the {} bench failed: {e}", t.name),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         fs::write(out_dir.join(format!("{}.log", t.name)), &log.stdout)?;
         logs.push((t.name, log));
     }
+    if !other_targets.iter().any(|t| t.name == "hybrid") {
+        not_run.insert(
+            "hybrid".to_owned(),
+            "this checkout has no benches/benches/hybrid.rs".to_owned(),
+        );
+    }
+    let go = go.finish(flags, &out_dir, &mut not_run)?;
 
     let mut run = Run {
         date: Some(date),
@@ -256,16 +312,20 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
             .collect(),
         seconds: Some(started.elapsed().as_secs_f64()),
         passes: pass_results,
+        go,
+        not_run,
         ..Run::default()
     };
     for (name, log) in &logs {
         match *name {
             "redis" => {
                 run.server_redis = log.server.clone();
-                run.paired = parse_paired(&log.stdout);
+                run.paired = parse::paired(&log.stdout);
             }
             "peers" => run.server_peers = log.server.clone(),
-            "footprint" => run.footprint = Some(parse_footprint(&log.stdout)),
+            "footprint" => run.footprint = Some(parse::footprint(&log.stdout)),
+            "coalesce" => run.coalesce = parse::coalesce(&log.stdout),
+            "hybrid" => run.hybrid = parse::hybrid(&log.stdout),
             "codec" => {
                 run.codec_sizes = log
                     .stdout
@@ -274,6 +334,17 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
                     .map(str::to_owned)
             }
             _ => {}
+        }
+    }
+    for (name, parsed) in [
+        ("coalesce", run.coalesce.is_some()),
+        ("hybrid", run.hybrid.is_some()),
+    ] {
+        if !parsed && logs.iter().any(|(n, _)| *n == name) {
+            run.not_run.insert(
+                name.to_owned(),
+                format!("the {name} bench printed no table the report reads (see {name}.log)"),
+            );
         }
     }
     run.round_trips = fs::read(&round_trips_json)
@@ -289,6 +360,76 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         report::compare(&out_dir, Path::new(earlier))?;
     }
     Ok(())
+}
+
+/// `--go-seed PATH`: the Go original's own memory-store benchmarks (its run.sh), run after
+/// the stores bench in each pass; without the flag, why the report has no Go figures. A failed
+/// Go run is recorded, not fatal.
+#[derive(Default)]
+struct GoSeed {
+    /// What run.sh printed, every pass.
+    stdout: String,
+    failed: Option<String>,
+}
+
+impl GoSeed {
+    fn run(&mut self, flags: &flags::Bench, started: Instant, pass: u32) -> Result<()> {
+        let Some(script) = &flags.go_seed else {
+            return Ok(());
+        };
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        println!(
+            "\n== [{}] pass {pass}: the Go original's benchmarks: {script}",
+            human_duration(started.elapsed())
+        );
+        let mut cmd = Command::new("bash");
+        cmd.arg(script).env("BENCH", "MemoryStore");
+        if flags.quick {
+            cmd.env("BENCHTIME", "200ms").env("COUNT", "3");
+        }
+        let mut done = 0;
+        match run_with_progress(&mut cmd, &[], started, &mut done, 0) {
+            Ok(log) => self.stdout.push_str(&log.stdout),
+            Err(e) => {
+                eprintln!("bench: the Go benchmarks failed; the report says so: {e}");
+                self.failed = Some(format!("the Go benchmarks failed: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Go figures of every pass (go.log), or why there are none.
+    fn finish(
+        self,
+        flags: &flags::Bench,
+        out_dir: &Path,
+        not_run: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<report::run::Go>> {
+        let Some(script) = &flags.go_seed else {
+            not_run.insert(
+                "go".to_owned(),
+                "the Go original was not run (`cargo xtask bench --go-seed PATH/run.sh` runs \
+                 its benchmarks in the same sitting)"
+                    .to_owned(),
+            );
+            return Ok(None);
+        };
+        fs::write(out_dir.join("go.log"), &self.stdout)?;
+        if let Some(why) = self.failed {
+            not_run.insert("go".to_owned(), why);
+            return Ok(None);
+        }
+        let go = parse::go(&self.stdout);
+        if go.is_none() {
+            not_run.insert(
+                "go".to_owned(),
+                format!("{script} printed no benchmark lines"),
+            );
+        }
+        Ok(go)
+    }
 }
 
 /// `--profile OP`: runs each matching benchmark under criterion's profile mode, where
@@ -571,76 +712,6 @@ fn run_with_progress(
     Ok(log)
 }
 
-/// The redis bench's paired table: `| op | store us | floor us | ratio |`.
-fn parse_paired(stdout: &str) -> Option<Paired> {
-    let start = stdout.find("paired medians over")?;
-    let header = stdout[start..].lines().next().unwrap_or_default();
-    let rounds: Option<u64> = header
-        .split_whitespace()
-        .nth(3)
-        .and_then(|n| n.parse().ok());
-    let rows: Vec<PairedRow> = stdout[start..]
-        .lines()
-        .filter_map(|l| {
-            let cells: Vec<&str> = l
-                .trim()
-                .strip_prefix('|')?
-                .strip_suffix('|')?
-                .split('|')
-                .map(str::trim)
-                .collect();
-            // `| op | store | floor | ratio |`, or with the payload and server times:
-            // `| op | payload | store | floor | ratio | server us | server GET us | server / GET |`.
-            let (op, payload, times, server) = match cells[..] {
-                [op, store, floor, ratio] => (op, None, [store, floor, ratio], None),
-                [op, payload, store, floor, ratio, server, get, _] => (
-                    op,
-                    Some(payload),
-                    [store, floor, ratio],
-                    Some([server, get]),
-                ),
-                _ => return None,
-            };
-            let [store, floor, ratio] = times.map(|v| v.parse::<f64>().ok());
-            let server = server.map(|s| s.map(|v| v.parse::<f64>().ok()));
-            Some(PairedRow {
-                operation: op.to_owned(),
-                payload: payload.map(str::to_owned),
-                store_us: store?,
-                floor_us: floor?,
-                ratio: ratio?,
-                server_us: server.and_then(|s| s[0]),
-                server_get_us: server.and_then(|s| s[1]),
-            })
-        })
-        .collect();
-    Some(Paired { rounds, rows })
-}
-
-/// `footprint/seed: 1000000 sessions: allocator net 612 B/session, resident growth 700 B/session`
-fn parse_footprint(stdout: &str) -> Vec<Footprint> {
-    stdout
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("footprint/")?;
-            let (label, rest) = rest.split_once(": ")?;
-            let numbers: Vec<f64> = rest
-                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .filter_map(|w| w.parse().ok())
-                .collect();
-            let [sessions, allocator, resident] = numbers[..] else {
-                return None;
-            };
-            Some(Footprint {
-                label: label.to_owned(),
-                sessions,
-                allocator_bytes_per_session: allocator,
-                resident_bytes_per_session: resident,
-            })
-        })
-        .collect()
-}
-
 /// Used by `report`: the directory criterion writes to.
 pub(crate) fn criterion_dir(out_dir: &Path) -> PathBuf {
     out_dir
@@ -660,41 +731,5 @@ mod tests {
             "GetByUserID\\(10\\)/redis/10"
         );
         assert_eq!(regex_escape("a+b"), "a\\+b");
-    }
-
-    #[test]
-    fn parses_the_paired_table() {
-        let text = "x\npaired medians over 300 rounds (operation, then ...):\n\
-                    | operation | redis store (us) | raw fred GET (us) | ratio |\n|---|---:|---:|---:|\n\
-                    | get | 60.1 | 55.0 | 1.09 |\n";
-        let v = parse_paired(text).expect("a table");
-        assert_eq!(v.rounds, Some(300));
-        assert_eq!(v.rows[0].operation, "get");
-        assert_eq!(v.rows[0].ratio, 1.09);
-        assert_eq!(
-            (v.rows[0].payload.as_deref(), v.rows[0].server_us),
-            (None, None)
-        );
-        let text = "paired medians over 300 rounds (operation, then ...):\n\
-                    | operation | payload | redis store (us) | raw fred GET (us) | ratio | server (us) | server GET (us) | server / GET |\n\
-                    | create | realistic | 70.2 | 50.1 | 1.40 | 12.5 | 2.5 | 5.00 |\n\
-                    | get | seed | 60.1 | 55.0 | 1.09 | – | – | – |\n";
-        let v = parse_paired(text).expect("a table");
-        assert_eq!(v.rows.len(), 2, "{v:?}");
-        assert_eq!(v.rows[0].payload.as_deref(), Some("realistic"));
-        assert_eq!(
-            (v.rows[0].server_us, v.rows[0].server_get_us),
-            (Some(12.5), Some(2.5))
-        );
-        assert_eq!((v.rows[1].ratio, v.rows[1].server_us), (1.09, None));
-    }
-
-    #[test]
-    fn parses_footprint_lines() {
-        let v = parse_footprint(
-            "footprint/seed+2 metadata: 100000 sessions: allocator net 700 B/session, resident growth 812 B/session\n",
-        );
-        assert_eq!(v[0].label, "seed+2 metadata");
-        assert_eq!(v[0].resident_bytes_per_session, 812.0);
     }
 }

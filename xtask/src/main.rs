@@ -17,6 +17,7 @@ mod ci;
 mod flags;
 mod fuzz;
 mod image;
+mod parse;
 mod report;
 mod soak;
 mod test;

@@ -28,6 +28,22 @@ pub(crate) struct ReportJson {
     pub(crate) codec_sizes: Option<String>,
     pub(crate) advice: Vec<String>,
     pub(crate) bench_seconds: Option<f64>,
+    /// Issues #14 and #15's targets against this run's figures.
+    pub(crate) targets: Vec<TargetJson>,
+}
+
+/// One target: its goal, the value measured (absent when not measured), whether it is met,
+/// and the figures behind the value or why there is none.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct TargetJson {
+    pub(crate) issue: u32,
+    pub(crate) target: String,
+    pub(crate) unit: String,
+    pub(crate) goal: String,
+    pub(crate) value: Option<f64>,
+    pub(crate) met: Option<bool>,
+    pub(crate) detail: String,
 }
 
 fn one() -> u64 {
@@ -186,6 +202,22 @@ impl Report {
             codec_sizes: self.run.codec_sizes.clone(),
             advice: self.advice(),
             bench_seconds: self.run.seconds,
+            targets: self
+                .targets()
+                .into_iter()
+                .map(|t| TargetJson {
+                    issue: t.issue,
+                    unit: t.unit_name().to_owned(),
+                    goal: t.goal_ascii(),
+                    value: t.value(),
+                    met: t.met(),
+                    detail: match &t.measured {
+                        Ok((_, d)) => d.clone(),
+                        Err(why) => format!("not measured in this run: {why}"),
+                    },
+                    target: t.what,
+                })
+                .collect(),
         }
     }
 

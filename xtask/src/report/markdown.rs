@@ -112,6 +112,8 @@ impl Report {
         }
         let _ = writeln!(s);
 
+        d.targets_markdown(&mut s);
+
         let rs = d.ratios();
         if !rs.is_empty() {
             let _ = writeln!(
@@ -217,7 +219,8 @@ impl Report {
                  Payloads: `seed`, the seed-shaped session; `realistic`, the peers' nine fields \
                  as nine metadata entries (about 351 bytes encoded). Server time: the server's \
                  own time per operation from INFO commandstats (the commands the operation sends: \
-                 EVALSHA for a script, GET or MGET for a read, not those a script runs inside), \
+                 EVALSHA for a script, GET or MGET for a read, not those a script runs inside; \
+                 touch sends a GET before its script, so its time is the script's plus a GET's), \
                  over as many more rounds of the operation alone, on a server the bench started \
                  (– on one it did not); the last column is that over a GET's of the same \
                  payload.\n\n| operation | payload | Redis store | raw fred GET | ratio | server \
@@ -358,5 +361,50 @@ impl Report {
             if for_docs { " --update-docs" } else { "" }
         );
         s
+    }
+
+    /// The Targets section: each target of issues #14 and #15 with what this run measured.
+    fn targets_markdown(&self, s: &mut String) {
+        let targets = self.targets();
+        let count = |m: Option<bool>| targets.iter().filter(|t| t.met() == m).count();
+        let _ = writeln!(
+            s,
+            "## Targets\n\nThe targets of issues #14 (the Redis store against a raw GET of the same \
+             payload on a loopback server) and #15 (the hybrid store; the memory store against the \
+             Go original), each against the figure this run measured for it: ratios of figures \
+             measured in one sitting, medians over the passes where there were several. {} met, \
+             {} not met, {} not measured.{}{}\n\n| issue | target | goal | measured | met |\n\
+             |---|---|---|---|---|",
+            count(Some(true)),
+            count(Some(false)),
+            count(None),
+            self.run
+                .go
+                .as_ref()
+                .and_then(|g| g.version.as_deref())
+                .map(|v| format!(" Go: {v}."))
+                .unwrap_or_default(),
+            if self.run.quick {
+                " A smoke run's figures are too short to judge a target by."
+            } else {
+                ""
+            }
+        );
+        for t in &targets {
+            let _ = writeln!(
+                s,
+                "| #{} | {} | {} | {} | {} |",
+                t.issue,
+                t.what,
+                t.goal_text(),
+                t.measured_text(),
+                match t.met() {
+                    Some(true) => "yes",
+                    Some(false) => "**no**",
+                    None => "–",
+                }
+            );
+        }
+        let _ = writeln!(s);
     }
 }

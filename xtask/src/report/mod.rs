@@ -20,6 +20,7 @@
 //! text.rs       benchmark-results.txt
 //! svg.rs        store-latency.svg
 //! compare.rs    --compare: this run against an earlier report.json
+//! targets.rs    issues #14 and #15's targets against this run's figures
 //! ```
 
 mod advice;
@@ -33,6 +34,7 @@ mod markdown;
 pub(crate) mod run;
 mod stats;
 mod svg;
+mod targets;
 mod text;
 
 use std::fs;

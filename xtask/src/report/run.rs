@@ -33,6 +33,78 @@ pub(crate) struct Run {
     pub(crate) footprint: Option<Vec<Footprint>>,
     /// The codec bench's `encoded sizes: ...` line.
     pub(crate) codec_sizes: Option<String>,
+    /// The coalesce bench's table: 64 tasks on the realistic session, read coalescing off and
+    /// on, beside raw GETs.
+    pub(crate) coalesce: Option<Coalesce>,
+    /// The hybrid bench's tables: a hit beside a memory get, the 64-task 95:5 mix beside
+    /// RedisStore's with the L1 hit rate, invalidation latency.
+    pub(crate) hybrid: Option<Hybrid>,
+    /// The Go original's own memory-store benchmarks, run in the same sitting
+    /// (`--go-seed PATH`).
+    pub(crate) go: Option<Go>,
+    /// Why a source of figures is absent from this run (`coalesce`, `hybrid`, `go`): not
+    /// asked for, or the bench failed.
+    pub(crate) not_run: BTreeMap<String, String>,
+}
+
+/// The coalesce bench's table.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Coalesce {
+    /// Concurrent tasks.
+    pub(crate) tasks: Option<u64>,
+    /// The session's encoded size, bytes.
+    pub(crate) payload_bytes: Option<u64>,
+    pub(crate) rows: Vec<CoalesceRow>,
+}
+
+/// One variant of the coalesce bench: throughput of the tasks (median over its passes), and
+/// for the read variants the p50 latency of one caller.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct CoalesceRow {
+    pub(crate) variant: String,
+    pub(crate) ops_per_sec: f64,
+    pub(crate) p50_us: Option<f64>,
+}
+
+/// The hybrid bench's figures.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Hybrid {
+    /// Each run of one task, same id: (memory get ns, hybrid hit ns).
+    pub(crate) hit_runs: Vec<(f64, f64)>,
+    /// Concurrent tasks of the throughput rows.
+    pub(crate) tasks: Option<u64>,
+    /// L1 gets alone, ops/s.
+    pub(crate) gets_ops: Option<f64>,
+    /// The 95:5 get:update mix on the hybrid store, ops/s, and its L1 hit rate, %.
+    pub(crate) mix_ops: Option<f64>,
+    pub(crate) mix_hit_rate_pct: Option<f64>,
+    /// The same mix on RedisStore, ops/s.
+    pub(crate) redis_mix_ops: Option<f64>,
+    /// Cross-instance invalidation, idle: p50, p99, max in µs.
+    pub(crate) invalidation_idle_us: Option<[f64; 3]>,
+    /// The same under the 64-task mix.
+    pub(crate) invalidation_loaded_us: Option<[f64; 3]>,
+}
+
+/// The Go original's benchmarks (`go test -bench`).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Go {
+    /// run.sh's first line: `go version ...; loadavg ...`.
+    pub(crate) version: Option<String>,
+    pub(crate) benchmarks: Vec<GoBench>,
+}
+
+/// One Go benchmark: ns/op of each of its `-count` runs.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct GoBench {
+    /// Without the `-GOMAXPROCS` suffix: `BenchmarkMemoryStore_Update`.
+    pub(crate) name: String,
+    pub(crate) ns_per_op: Vec<f64>,
 }
 
 /// A criterion bench and its benchmark ids.

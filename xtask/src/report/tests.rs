@@ -123,6 +123,48 @@ fn passes_give_the_median_and_a_spread_covering_every_pass() {
     );
 }
 
+#[test]
+fn targets_say_why_a_figure_is_missing() {
+    let mut d = data(vec![fig("Update", "memory", "cas", 40.0)]);
+    d.run
+        .not_run
+        .insert("go".into(), "the Go original was not run".into());
+    d.run.go = None;
+    let t = d.targets();
+    assert_eq!(t.len(), 23);
+    assert!(t.iter().all(|t| t.met().is_none()), "{t:?}");
+    let why = |what: &str| {
+        t.iter()
+            .find(|t| t.what.starts_with(what))
+            .and_then(|t| t.measured.clone().err())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        why("one caller, realistic payload: create"),
+        "the redis bench printed no paired table"
+    );
+    assert!(why("64 tasks").contains("run.json has no coalesce table"));
+    assert_eq!(why("memory update"), "the Go original was not run");
+    let md = d.markdown("c.svg", false);
+    assert!(md.contains("0 met, 0 not met, 23 not measured."), "{md}");
+    assert!(
+        md.contains("| not measured in this run: the Go original was not run | – |"),
+        "{md}"
+    );
+    // With the figures: met and not met, from the values.
+    d.run = run(json!({
+        "hybrid": {"mix_ops": 900000.0, "redis_mix_ops": 100000.0, "mix_hit_rate_pct": 97.5},
+        "go": {"benchmarks": [{"name": "BenchmarkMemoryStore_Update", "ns_per_op": [50.0, 30.0, 40.0]}]},
+    }));
+    let t = d.targets();
+    let find = |what: &str| t.iter().find(|t| t.what.starts_with(what)).expect(what);
+    assert_eq!(find("64 tasks, 95:5").value(), Some(9.0));
+    assert_eq!(find("64 tasks, 95:5").met(), Some(false));
+    assert_eq!(find("L1 hit rate").met(), Some(false));
+    let u = find("memory update");
+    assert_eq!((u.value(), u.met()), (Some(1.0), Some(true)));
+}
+
 /// The renderers on a fixture run (testdata/: run.json and criterion's files for a dozen
 /// benchmarks over three passes, one listed id without output) against the files they wrote
 /// before the report was split into modules. `XTASK_BLESS=1 cargo test -p xtask` rewrites
