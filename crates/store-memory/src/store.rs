@@ -44,7 +44,8 @@ impl std::ops::DerefMut for SessionShard {
 }
 
 /// `session` in an `Arc`: the `spare` allocation if nobody else holds it, else a new one.
-#[inline]
+/// Inlined so that the session is moved once, straight into its place.
+#[inline(always)]
 fn reuse(spare: &mut Option<Arc<Session>>, session: Session) -> Arc<Session> {
     if let Some(mut arc) = spare.take() {
         if let Some(place) = Arc::get_mut(&mut arc) {
@@ -351,6 +352,9 @@ impl Inner {
         Ok(new)
     }
 
+    /// Inlined into the `Store::update` future, so that the session is moved from the
+    /// future's state straight into its allocation.
+    #[inline(always)]
     fn update(&self, mut session: Session) -> Result<Arc<Session>> {
         let now = self.clock.now();
         session.validate(now)?;
