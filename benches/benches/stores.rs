@@ -1,6 +1,6 @@
 //! One criterion group per operation, one `BenchmarkId` per store, so each group reads as a
-//! comparison: Create, Get, Update, Touch, GetByUserID(10), GetMany(10), Delete, and get throughput on
-//! 1 and 2 threads.
+//! comparison: Create, Get, Update, Touch, GetByUserID(10), GetMany(10), Delete, and get
+//! throughput on 1 and 2 threads.
 
 use std::hint::black_box;
 use std::sync::Arc;
