@@ -1,6 +1,6 @@
 //! One criterion group per operation, one `BenchmarkId` per store, so each group reads as a
-//! comparison: Create, Get, Update, GetByUserID(10), GetMany(10), Delete, and get throughput on
-//! 1 and 2 threads.
+//! comparison: Create, Get, Update, Touch, GetByUserID(10), GetMany(10), Delete, and get
+//! throughput on 1 and 2 threads.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -169,6 +169,23 @@ fn update(c: &mut Criterion) {
     g.finish();
 }
 
+/// `touch` (a new expiry, the rest kept) of one session over and over: the store copies the
+/// record itself, so there is no caller's copy to time or not.
+fn touch(c: &mut Criterion) {
+    let rt = benches::runtime(1);
+    let (store, sessions) = prefilled(&rt);
+    let one = Arc::clone(&sessions[0]);
+    drop(sessions);
+    let mut g = c.benchmark_group("Touch");
+    g.bench_function(BenchmarkId::new("memory", "same session"), |b| {
+        b.to_async(&rt).iter(|| {
+            let (store, one) = (&store, &one);
+            async move { black_box(store.touch(&one.id, one.expires_at).await.unwrap()) }
+        })
+    });
+    g.finish();
+}
+
 fn get_by_user_id(c: &mut Criterion) {
     let rt = benches::runtime(1);
     let (store, _) = prefilled(&rt);
@@ -258,6 +275,6 @@ fn get_throughput(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = benches::criterion();
-    targets = create, get, update, get_by_user_id, get_many, delete, get_throughput
+    targets = create, get, update, touch, get_by_user_id, get_many, delete, get_throughput
 }
 criterion_main!(benches);

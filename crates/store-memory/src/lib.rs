@@ -36,7 +36,10 @@
 //!
 //! Three families of shards, each a `parking_lot::RwLock` around a hash table:
 //!
-//! - **S**: session shards, `id -> Arc<Session>`, chosen by the id's hash;
+//! - **S**: session shards, `id -> Arc<Session>`, chosen by the id's hash; each also parks
+//!   the version its latest update or touch replaced, whose allocation the next write there
+//!   reuses if nobody holds it by then (`Arc::get_mut` proves it unique, so a version anybody
+//!   holds is never written: reads stay snapshots);
 //! - **U**: user shards, `user -> [Arc<Session>]` sorted by id, chosen by the user's hash;
 //! - **C**: connection shards, `connection id -> (session id, expires_at)`, chosen by its hash.
 //!

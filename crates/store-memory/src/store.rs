@@ -15,9 +15,46 @@ use session_core::{
 
 use crate::config::MemoryConfig;
 
-type SessionShard = HashTable<Arc<Session>>;
 type UserShard = HashTable<(UserId, Vec<Arc<Session>>)>;
 type ConnShard = HashTable<ConnEntry>;
+
+/// A session shard: the table, and the allocation of the version its latest write replaced.
+///
+/// An update (or touch) parks the version it replaces in `spare`; the next write to the shard
+/// reuses that allocation if nobody else holds it by then (`Arc::get_mut`), so a caller that
+/// drops the version it edited gets its next write without a heap allocation or a free. A
+/// version anybody still holds is never written: `Arc::get_mut` proves it unique.
+#[derive(Debug, Default)]
+struct SessionShard {
+    table: HashTable<Arc<Session>>,
+    spare: Option<Arc<Session>>,
+}
+
+impl std::ops::Deref for SessionShard {
+    type Target = HashTable<Arc<Session>>;
+    fn deref(&self) -> &Self::Target {
+        &self.table
+    }
+}
+
+impl std::ops::DerefMut for SessionShard {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.table
+    }
+}
+
+/// `session` in an `Arc`: the `spare` allocation if nobody else holds it, else a new one.
+/// Inlined so that the session is moved once, straight into its place.
+#[inline(always)]
+fn reuse(spare: &mut Option<Arc<Session>>, session: Session) -> Arc<Session> {
+    if let Some(mut arc) = spare.take() {
+        if let Some(place) = Arc::get_mut(&mut arc) {
+            *place = session;
+            return arc;
+        }
+    }
+    Arc::new(session)
+}
 
 /// Who holds a connection id, and until when.
 #[derive(Debug)]
@@ -60,10 +97,8 @@ struct Inner {
     stored: AtomicUsize,
 }
 
-fn shards<T>(n: usize) -> Box<[Padded<RwLock<HashTable<T>>>]> {
-    (0..n)
-        .map(|_| Padded(RwLock::new(HashTable::new())))
-        .collect()
+fn shards<T: Default>(n: usize) -> Box<[Padded<RwLock<T>>]> {
+    (0..n).map(|_| Padded(RwLock::new(T::default()))).collect()
 }
 
 impl Default for MemoryStore {
@@ -317,6 +352,9 @@ impl Inner {
         Ok(new)
     }
 
+    /// Inlined into the `Store::update` future, so that the session is moved from the
+    /// future's state straight into its allocation.
+    #[inline(always)]
     fn update(&self, mut session: Session) -> Result<Arc<Session>> {
         let now = self.clock.now();
         session.validate(now)?;
@@ -325,11 +363,10 @@ impl Inner {
         session.version = expected
             .checked_add(1)
             .ok_or_else(|| Error::invalid("version", "at its maximum"))?;
-        // Allocate before taking the lock: the critical section only compares and swaps.
-        let new = Arc::new(session);
         let hash = self.hasher.hash_one(id);
-        let mut shard = self.sessions[self.shard(hash)].write();
-        let slot = shard
+        let mut guard = self.sessions[self.shard(hash)].write();
+        let SessionShard { table, spare } = &mut *guard;
+        let slot = table
             .find_mut(hash, |s| s.id == id)
             .filter(|s| !s.is_expired_at(now))
             .ok_or(Error::NotFound { id })?;
@@ -341,29 +378,27 @@ impl Inner {
             });
         }
         let old: &Session = slot;
-        match (&old.connection_id, &new.connection_id) {
-            (Some(a), Some(b)) if a == b => {
-                if old.expires_at != new.expires_at {
-                    self.conn_set_expiry(a, &new);
+        if old.connection_id == session.connection_id {
+            if let Some(conn) = &session.connection_id {
+                if old.expires_at != session.expires_at {
+                    self.conn_set_expiry(conn, &session);
                 }
             }
-            (old_conn, new_conn) => {
-                if let Some(conn) = new_conn {
-                    self.conn_claim(conn, &new, now)?;
-                }
-                if let Some(conn) = old_conn {
-                    self.conn_remove(conn, &id);
-                }
+        } else {
+            if let Some(conn) = &session.connection_id {
+                self.conn_claim(conn, &session, now)?;
+            }
+            if let Some(conn) = &old.connection_id {
+                self.conn_remove(conn, &id);
             }
         }
-        if old.user_id != new.user_id {
+        if old.user_id != session.user_id {
             self.user_remove(&old.user_id, &id);
         }
+        // Nothing can fail from here on.
+        let new = reuse(spare, session);
         self.user_put(&new);
-        let old = std::mem::replace(slot, Arc::clone(&new));
-        drop(shard);
-        // The old version is freed (when nobody else holds it) outside the lock.
-        drop(old);
+        *spare = Some(std::mem::replace(slot, Arc::clone(&new)));
         Ok(new)
     }
 
@@ -371,25 +406,25 @@ impl Inner {
         let now = self.clock.now();
         validate_expiry(expires_at, now)?;
         let hash = self.hasher.hash_one(id);
-        let mut shard = self.sessions[self.shard(hash)].write();
-        let slot = shard
+        let mut guard = self.sessions[self.shard(hash)].write();
+        let SessionShard { table, spare } = &mut *guard;
+        let slot = table
             .find_mut(hash, |s| s.id == *id)
             .filter(|s| !s.is_expired_at(now))
             .ok_or(Error::NotFound { id: *id })?;
-        let mut next = Session::clone(slot);
-        next.expires_at = expires_at;
-        next.version = next
+        let version = slot
             .version
             .checked_add(1)
             .ok_or_else(|| Error::invalid("version", "at its maximum"))?;
-        let new = Arc::new(next);
+        let mut next = Session::clone(slot);
+        next.expires_at = expires_at;
+        next.version = version;
+        let new = reuse(spare, next);
         if let Some(conn) = &new.connection_id {
             self.conn_set_expiry(conn, &new);
         }
         self.user_put(&new);
-        let old = std::mem::replace(slot, Arc::clone(&new));
-        drop(shard);
-        drop(old);
+        *spare = Some(std::mem::replace(slot, Arc::clone(&new)));
         Ok(new)
     }
 
