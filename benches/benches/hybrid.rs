@@ -1,6 +1,7 @@
 //! The hybrid store's local tier, measured in one sitting (prints a table, does not use
 //! criterion): a hit beside a memory-store get; 64 tasks for a few seconds doing L1 gets and a
-//! 95:5 get:update mix, beside RedisStore's mix, with the L1 hit rate of the mix; and the
+//! 95:5 get:update mix, beside RedisStore's mix, with the L1 hit rate of the mix, and the mix's
+//! updates alone (20 x their rate bounds the mix's); and the
 //! cross-instance invalidation latency, idle and under that mix.
 //!
 //! `cargo bench -p benches --bench hybrid` (SESSION_BENCH_QUICK=1: shorter runs). The server
@@ -42,12 +43,21 @@ async fn per_call<F: std::future::Future>(n: usize, mut op: impl FnMut(usize) ->
     runs[runs.len() / 2]
 }
 
-/// Operations per second of `TASKS` tasks for `secs()`: gets, or with `mix` one
-/// `update_with` in twenty.
+/// What the tasks of [`throughput`] do.
+#[derive(Clone, Copy, PartialEq)]
+enum Load {
+    Gets,
+    /// One `update_with` in twenty, gets otherwise.
+    Mix,
+    /// `update_with` only: what the mix's updates cost on their own.
+    Updates,
+}
+
+/// Operations per second of `TASKS` tasks for `secs()` doing `load`.
 async fn throughput<S: Store + Clone + 'static>(
     store: &S,
     ids: &Arc<Vec<SessionId>>,
-    mix: bool,
+    load: Load,
 ) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -58,7 +68,10 @@ async fn throughput<S: Store + Clone + 'static>(
                 let mut k = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     let id = &ids[(t * 31 + k) % ids.len()];
-                    benches::load_op(&store, id, k, mix).await;
+                    match load {
+                        Load::Updates => benches::load_op(&store, id, 19, true).await,
+                        _ => benches::load_op(&store, id, k, load == Load::Mix).await,
+                    }
                     k += 1;
                 }
                 k
@@ -171,11 +184,12 @@ fn main() {
         let hids = Arc::new(hids);
         let rids = Arc::new(rids);
         let before = a.stats();
-        let gets = throughput(&a, &hids, false).await;
+        let gets = throughput(&a, &hids, Load::Gets).await;
         let s1 = a.stats();
-        let hmix = throughput(&a, &hids, true).await;
+        let hmix = throughput(&a, &hids, Load::Mix).await;
         let s2 = a.stats();
-        let rmix = throughput(&redis, &rids, true).await;
+        let rmix = throughput(&redis, &rids, Load::Mix).await;
+        let hupd = throughput(&a, &hids, Load::Updates).await;
         let (gh, gm, _) = delta(before, s1);
         let (mh, mm, mr) = delta(s1, s2);
         println!("\n| {TASKS} tasks, {:?} each | ops/s | L1 hit rate |", secs());
@@ -190,6 +204,13 @@ fn main() {
         );
         println!("| redis 95:5 get:update | {rmix:.0} | - |");
         println!("| hybrid mix / redis mix | {:.2}x | |", hmix / rmix);
+        // Each update_with is a read and a scripted write: the mix's updates alone bound it.
+        println!("| hybrid update_with only | {hupd:.0} | - |");
+        println!(
+            "| mix bound by its updates (20 x updates only) | {:.0} = {:.2}x redis mix | |",
+            20.0 * hupd,
+            20.0 * hupd / rmix
+        );
 
         // Cross-instance invalidation latency: idle, then under the hybrid mix on A.
         let (p50, p99, max) = invalidation_latency(&a, &b, 2_000).await;
@@ -198,7 +219,7 @@ fn main() {
         println!("| idle | {p50:.0} | {p99:.0} | {max:.0} |");
         let load = {
             let (a, hids) = (a.clone(), hids.clone());
-            tokio::spawn(async move { throughput(&a, &hids, true).await })
+            tokio::spawn(async move { throughput(&a, &hids, Load::Mix).await })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (p50, p99, max) = invalidation_latency(&a, &b, 500).await;
