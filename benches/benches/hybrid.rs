@@ -125,6 +125,58 @@ async fn invalidation_latency(a: &HybridStore, b: &HybridStore, n: usize) -> (f6
     (pct(0.5), pct(0.99), samples[samples.len() - 1])
 }
 
+/// As [`invalidation_latency`], but the writes are made and timed, and B's L1 watched, on a
+/// thread of its own (a current-thread runtime with its own RedisStore): the figure is the
+/// invalidation's delivery to B, not how soon a task of a busy runtime notices it.
+fn invalidation_latency_off_runtime(
+    config: RedisConfig,
+    b: HybridStore,
+    n: usize,
+) -> std::thread::JoinHandle<(f64, f64, f64)> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let writer = RedisStore::connect(config).await.unwrap();
+            let now = SystemClock.now();
+            let mut latest = writer.create(seed_session(9_500_000, now)).await.unwrap();
+            let mut samples = Vec::with_capacity(n);
+            for _ in 0..n {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while b
+                    .l1_peek(&latest.id)
+                    .is_none_or(|c| c.version < latest.version)
+                {
+                    black_box(b.get(&latest.id).await.unwrap());
+                    assert!(Instant::now() < deadline, "B never cached");
+                    tokio::time::sleep(Duration::from_micros(100)).await;
+                }
+                let mut next = Session::clone(&latest);
+                next.stats.packets_sent += 1;
+                latest = writer.update(next).await.unwrap();
+                let acked = Instant::now();
+                while b
+                    .l1_peek(&latest.id)
+                    .is_some_and(|c| c.version < latest.version)
+                {
+                    assert!(
+                        acked.elapsed() < Duration::from_secs(10),
+                        "invalidation lost"
+                    );
+                    std::thread::yield_now();
+                }
+                samples.push(acked.elapsed().as_secs_f64() * 1e6);
+            }
+            writer.close().await.unwrap();
+            samples.sort_by(f64::total_cmp);
+            let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+            (pct(0.5), pct(0.99), samples[samples.len() - 1])
+        })
+    })
+}
+
 fn delta(a: HybridStats, b: HybridStats) -> (u64, u64, u64) {
     (
         b.hits - a.hits,
@@ -225,6 +277,29 @@ fn main() {
         let (p50, p99, max) = invalidation_latency(&a, &b, 500).await;
         load.await.unwrap();
         println!("| under the {TASKS}-task mix on A | {p50:.0} | {p99:.0} | {max:.0} |");
+        // The same, written and watched from a thread of its own, idle and under the mix.
+        let writer_config = || RedisConfig::new(&url).prefix(prefix.clone());
+        let (p50, p99, max) =
+            tokio::task::spawn_blocking({
+                let (c, b) = (writer_config(), b.clone());
+                move || invalidation_latency_off_runtime(c, b, 2_000).join().unwrap()
+            })
+            .await
+            .unwrap();
+        println!("| idle, watched off the runtime | {p50:.0} | {p99:.0} | {max:.0} |");
+        let load = {
+            let (a, hids) = (a.clone(), hids.clone());
+            tokio::spawn(async move { throughput(&a, &hids, Load::Mix).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let watcher = invalidation_latency_off_runtime(writer_config(), b.clone(), 500);
+        load.await.unwrap();
+        let (p50, p99, max) = tokio::task::spawn_blocking(move || watcher.join().unwrap())
+            .await
+            .unwrap();
+        println!(
+            "| under the {TASKS}-task mix on A, watched off the runtime | {p50:.0} | {p99:.0} | {max:.0} |"
+        );
 
         for s in [&a, &b] {
             s.close().await.unwrap();
