@@ -1,6 +1,7 @@
 //! The hybrid store's local tier, measured in one sitting (prints a table, does not use
 //! criterion): a hit beside a memory-store get; 64 tasks for a few seconds doing L1 gets and a
-//! 95:5 get:update mix, beside RedisStore's mix, with the L1 hit rate of the mix; and the
+//! 95:5 get:update mix, beside RedisStore's mix, with the L1 hit rate of the mix, and the mix's
+//! updates alone (20 x their rate bounds the mix's); and the
 //! cross-instance invalidation latency, idle and under that mix.
 //!
 //! `cargo bench -p benches --bench hybrid` (SESSION_BENCH_QUICK=1: shorter runs). The server
@@ -42,12 +43,21 @@ async fn per_call<F: std::future::Future>(n: usize, mut op: impl FnMut(usize) ->
     runs[runs.len() / 2]
 }
 
-/// Operations per second of `TASKS` tasks for `secs()`: gets, or with `mix` one
-/// `update_with` in twenty.
+/// What the tasks of [`throughput`] do.
+#[derive(Clone, Copy, PartialEq)]
+enum Load {
+    Gets,
+    /// One `update_with` in twenty, gets otherwise.
+    Mix,
+    /// `update_with` only: what the mix's updates cost on their own.
+    Updates,
+}
+
+/// Operations per second of `TASKS` tasks for `secs()` doing `load`.
 async fn throughput<S: Store + Clone + 'static>(
     store: &S,
     ids: &Arc<Vec<SessionId>>,
-    mix: bool,
+    load: Load,
 ) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -58,7 +68,10 @@ async fn throughput<S: Store + Clone + 'static>(
                 let mut k = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     let id = &ids[(t * 31 + k) % ids.len()];
-                    benches::load_op(&store, id, k, mix).await;
+                    match load {
+                        Load::Updates => benches::load_op(&store, id, 19, true).await,
+                        _ => benches::load_op(&store, id, k, load == Load::Mix).await,
+                    }
                     k += 1;
                 }
                 k
@@ -110,6 +123,58 @@ async fn invalidation_latency(a: &HybridStore, b: &HybridStore, n: usize) -> (f6
     samples.sort_by(f64::total_cmp);
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
     (pct(0.5), pct(0.99), samples[samples.len() - 1])
+}
+
+/// As [`invalidation_latency`], but the writes are made and timed, and B's L1 watched, on a
+/// thread of its own (a current-thread runtime with its own RedisStore): the figure is the
+/// invalidation's delivery to B, not how soon a task of a busy runtime notices it.
+fn invalidation_latency_off_runtime(
+    config: RedisConfig,
+    b: HybridStore,
+    n: usize,
+) -> std::thread::JoinHandle<(f64, f64, f64)> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let writer = RedisStore::connect(config).await.unwrap();
+            let now = SystemClock.now();
+            let mut latest = writer.create(seed_session(9_500_000, now)).await.unwrap();
+            let mut samples = Vec::with_capacity(n);
+            for _ in 0..n {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while b
+                    .l1_peek(&latest.id)
+                    .is_none_or(|c| c.version < latest.version)
+                {
+                    black_box(b.get(&latest.id).await.unwrap());
+                    assert!(Instant::now() < deadline, "B never cached");
+                    tokio::time::sleep(Duration::from_micros(100)).await;
+                }
+                let mut next = Session::clone(&latest);
+                next.stats.packets_sent += 1;
+                latest = writer.update(next).await.unwrap();
+                let acked = Instant::now();
+                while b
+                    .l1_peek(&latest.id)
+                    .is_some_and(|c| c.version < latest.version)
+                {
+                    assert!(
+                        acked.elapsed() < Duration::from_secs(10),
+                        "invalidation lost"
+                    );
+                    std::thread::yield_now();
+                }
+                samples.push(acked.elapsed().as_secs_f64() * 1e6);
+            }
+            writer.close().await.unwrap();
+            samples.sort_by(f64::total_cmp);
+            let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+            (pct(0.5), pct(0.99), samples[samples.len() - 1])
+        })
+    })
 }
 
 fn delta(a: HybridStats, b: HybridStats) -> (u64, u64, u64) {
@@ -171,11 +236,12 @@ fn main() {
         let hids = Arc::new(hids);
         let rids = Arc::new(rids);
         let before = a.stats();
-        let gets = throughput(&a, &hids, false).await;
+        let gets = throughput(&a, &hids, Load::Gets).await;
         let s1 = a.stats();
-        let hmix = throughput(&a, &hids, true).await;
+        let hmix = throughput(&a, &hids, Load::Mix).await;
         let s2 = a.stats();
-        let rmix = throughput(&redis, &rids, true).await;
+        let rmix = throughput(&redis, &rids, Load::Mix).await;
+        let hupd = throughput(&a, &hids, Load::Updates).await;
         let (gh, gm, _) = delta(before, s1);
         let (mh, mm, mr) = delta(s1, s2);
         println!("\n| {TASKS} tasks, {:?} each | ops/s | L1 hit rate |", secs());
@@ -190,6 +256,13 @@ fn main() {
         );
         println!("| redis 95:5 get:update | {rmix:.0} | - |");
         println!("| hybrid mix / redis mix | {:.2}x | |", hmix / rmix);
+        // Each update_with is a read and a scripted write: the mix's updates alone bound it.
+        println!("| hybrid update_with only | {hupd:.0} | - |");
+        println!(
+            "| mix bound by its updates (20 x updates only) | {:.0} = {:.2}x redis mix | |",
+            20.0 * hupd,
+            20.0 * hupd / rmix
+        );
 
         // Cross-instance invalidation latency: idle, then under the hybrid mix on A.
         let (p50, p99, max) = invalidation_latency(&a, &b, 2_000).await;
@@ -198,12 +271,35 @@ fn main() {
         println!("| idle | {p50:.0} | {p99:.0} | {max:.0} |");
         let load = {
             let (a, hids) = (a.clone(), hids.clone());
-            tokio::spawn(async move { throughput(&a, &hids, true).await })
+            tokio::spawn(async move { throughput(&a, &hids, Load::Mix).await })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (p50, p99, max) = invalidation_latency(&a, &b, 500).await;
         load.await.unwrap();
         println!("| under the {TASKS}-task mix on A | {p50:.0} | {p99:.0} | {max:.0} |");
+        // The same, written and watched from a thread of its own, idle and under the mix.
+        let writer_config = || RedisConfig::new(&url).prefix(prefix.clone());
+        let (p50, p99, max) =
+            tokio::task::spawn_blocking({
+                let (c, b) = (writer_config(), b.clone());
+                move || invalidation_latency_off_runtime(c, b, 2_000).join().unwrap()
+            })
+            .await
+            .unwrap();
+        println!("| idle, watched off the runtime | {p50:.0} | {p99:.0} | {max:.0} |");
+        let load = {
+            let (a, hids) = (a.clone(), hids.clone());
+            tokio::spawn(async move { throughput(&a, &hids, Load::Mix).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let watcher = invalidation_latency_off_runtime(writer_config(), b.clone(), 500);
+        load.await.unwrap();
+        let (p50, p99, max) = tokio::task::spawn_blocking(move || watcher.join().unwrap())
+            .await
+            .unwrap();
+        println!(
+            "| under the {TASKS}-task mix on A, watched off the runtime | {p50:.0} | {p99:.0} | {max:.0} |"
+        );
 
         for s in [&a, &b] {
             s.close().await.unwrap();

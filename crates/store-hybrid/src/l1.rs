@@ -50,8 +50,16 @@ pub(crate) struct Ticket {
     bucket: u64,
 }
 
+/// A shard and its hit counter, on cache lines of their own: a hit's read lock already owns
+/// the line, so counting it there costs no more sharing between cores.
+#[repr(align(128))]
+struct Slot {
+    lock: RwLock<Shard>,
+    hits: AtomicU64,
+}
+
 pub(crate) struct L1 {
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[Slot]>,
     mask: usize,
     per_shard: usize,
     /// How far the order queue may run ahead of the map before it is compacted.
@@ -77,12 +85,13 @@ impl L1 {
         let per_shard = capacity.div_ceil(shards).max(1);
         L1 {
             shards: (0..shards)
-                .map(|_| {
-                    RwLock::new(Shard {
+                .map(|_| Slot {
+                    lock: RwLock::new(Shard {
                         map: HashTable::new(),
                         order: VecDeque::new(),
                         epochs: [0; BUCKETS],
-                    })
+                    }),
+                    hits: AtomicU64::new(0),
                 })
                 .collect(),
             mask: shards - 1,
@@ -103,11 +112,12 @@ impl L1 {
         )
     }
 
-    /// The cached session, if present and before its deadline.
+    /// The cached session, if present and before its deadline (counted as a hit).
     #[inline]
     pub(crate) fn get(&self, id: &SessionId, now: Timestamp) -> Option<Arc<Session>> {
         let (hash, i, _) = self.locate(id);
-        let shard = self.shards[i].read();
+        let slot = &self.shards[i];
+        let shard = slot.lock.read();
         let e = shard.map.find(hash, |e| e.session.id == *id)?;
         if e.deadline <= now {
             return None;
@@ -115,7 +125,18 @@ impl L1 {
         if !e.referenced.load(Ordering::Relaxed) {
             e.referenced.store(true, Ordering::Relaxed);
         }
-        Some(Arc::clone(&e.session))
+        let s = Arc::clone(&e.session);
+        drop(shard);
+        slot.hits.fetch_add(1, Ordering::Relaxed);
+        Some(s)
+    }
+
+    /// Hits served so far (the shards' counters summed).
+    pub(crate) fn hits(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.hits.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The entry for `id` (past its deadline or not), without marking it referenced: for
@@ -123,6 +144,7 @@ impl L1 {
     pub(crate) fn peek(&self, id: &SessionId) -> Option<Arc<Session>> {
         let (hash, i, _) = self.locate(id);
         self.shards[i]
+            .lock
             .read()
             .map
             .find(hash, |e| e.session.id == *id)
@@ -135,7 +157,7 @@ impl L1 {
         let global = self.global.load(Ordering::Acquire);
         Ticket {
             global,
-            bucket: self.shards[i].read().epochs[b],
+            bucket: self.shards[i].lock.read().epochs[b],
         }
     }
 
@@ -147,7 +169,7 @@ impl L1 {
     /// a write-through or a flush came after `ticket`.
     pub(crate) fn fill(&self, ticket: Ticket, session: Arc<Session>, deadline: Timestamp) {
         let (hash, i, b) = self.locate(&session.id);
-        let mut shard = self.shards[i].write();
+        let mut shard = self.shards[i].lock.write();
         if !self.valid(&shard, b, ticket) {
             return;
         }
@@ -169,7 +191,7 @@ impl L1 {
         deadline: Timestamp,
     ) -> WriteThrough {
         let (hash, i, b) = self.locate(&session.id);
-        let mut shard = self.shards[i].write();
+        let mut shard = self.shards[i].lock.write();
         if !self.valid(&shard, b, ticket) {
             let id = session.id;
             let Ok(held) = shard.map.find_entry(hash, |e| e.session.id == id) else {
@@ -256,7 +278,7 @@ impl L1 {
     /// if an entry was dropped that had been read (or written) since it was cached.
     pub(crate) fn invalidate(&self, id: &SessionId) -> bool {
         let (hash, i, b) = self.locate(id);
-        let mut shard = self.shards[i].write();
+        let mut shard = self.shards[i].lock.write();
         shard.epochs[b] += 1;
         match shard.map.find_entry(hash, |e| e.session.id == *id) {
             Ok(e) => e.remove().0.referenced.into_inner(),
@@ -268,7 +290,7 @@ impl L1 {
     pub(crate) fn flush(&self) {
         self.global.fetch_add(1, Ordering::AcqRel);
         for shard in self.shards.iter() {
-            let mut shard = shard.write();
+            let mut shard = shard.lock.write();
             for e in shard.epochs.iter_mut() {
                 *e += 1;
             }
@@ -278,13 +300,13 @@ impl L1 {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().map.len()).sum()
+        self.shards.iter().map(|s| s.lock.read().map.len()).sum()
     }
 
     #[cfg(test)]
     /// Ids held in the CLOCK queues (entries and not-yet-skipped removed ones).
     pub(crate) fn queued(&self) -> usize {
-        self.shards.iter().map(|s| s.read().order.len()).sum()
+        self.shards.iter().map(|s| s.lock.read().order.len()).sum()
     }
 }
 
@@ -442,7 +464,7 @@ mod tests {
                 );
             }
             for shard in l1.shards.iter() {
-                let shard = shard.read();
+                let shard = shard.lock.read();
                 assert!(shard.order.capacity() <= per_shard + per_shard / 10 + 1 + 8);
             }
         }

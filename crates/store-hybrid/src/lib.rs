@@ -7,7 +7,8 @@
 //! delete drops it. Every instance learns of every write to a session record,
 //! by anyone (another instance, `redis-cli`, key expiry, eviction), through Redis client-side
 //! caching: a separate RESP3 connection runs `CLIENT TRACKING ON BCAST PREFIX <prefix>:s:`
-//! and the store's own receive loop evicts each named session.
+//! and the store's own receive loop evicts each named session. That connection and the loop
+//! run on a thread of their own (see [The tracking thread](#the-tracking-thread)).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -39,6 +40,21 @@
 //! `REDIRECT` after each reconnect. BCAST covers every record key under the prefix, whoever
 //! reads or writes it, with one command on one connection; its cost, one small message per
 //! write per instance, is what a session store needs anyway to learn of revocations.
+//!
+//! # The tracking thread
+//!
+//! [`HybridStore::connect`] starts a thread named `session-tracking` running a
+//! current-thread tokio runtime; the tracking connection's tasks (fred spawns them on the
+//! runtime that connects it), the receive loop, the heartbeat and the background refreshes
+//! run there. It ends when the last clone of the store is dropped. Reads, writes and misses
+//! stay on the caller's runtime and the store's pool.
+//!
+//! Why: on the application's runtime the receive loop is one task among the application's.
+//! With every worker busy (64 tasks looping on L1 hits yield only every 128 hits, by the
+//! cooperative budget), an invalidation waited for the tracking connection's reader task and
+//! then the loop to get a turn: milliseconds (p99 18.8 ms in the hybrid bench's 64-task
+//! mix), a window in which the instance served a version another had already replaced. On
+//! its own thread, the delay is how soon the OS runs a thread that was asleep.
 //!
 //! # When tracking is not live
 //!
@@ -83,14 +99,23 @@
 //!   invalidation (tracking connection) and the reply (data connection) on different sockets,
 //!   so either may be processed first. After: the write-through cached the new version and
 //!   the invalidation drops it. Before: the invalidation voids the write's ticket. Either way
-//!   an invalidation cannot be told apart from one of a newer write by someone else (BCAST
-//!   coalesces the keys modified in one event-loop turn into one message, so counting "my
-//!   own" messages is unsound, and NOLOOP would need tracking on every pooled data
-//!   connection), so it is obeyed. To keep hot sessions hot, an invalidation that drops an
-//!   entry in use (read, or written through, since it was cached) starts a background
-//!   refresh: an ordinary flight whose ticket postdates the invalidation, which readers that
-//!   miss meanwhile join. The writing instance thus keeps serving the session from its L1
-//!   at the cost of one Redis read per write, off the caller's path.
+//!   an invalidation cannot be told apart from one of a newer write by someone else, so it
+//!   is obeyed. Counting "my own" messages is unsound: BCAST coalesces the keys modified in
+//!   one event-loop turn into one message. `NOLOOP` does not help either: the writes are Lua
+//!   scripts, and in BCAST mode Redis 7.0 and Valkey 8.1 count a key a script modified as
+//!   modified by the script's own client, not by the connection that sent `EVALSHA`. So a
+//!   `NOLOOP` tracking connection that sends the writes itself still gets their
+//!   invalidations. (Checked on a raw RESP3 connection: its own `SET` and `MULTI` were
+//!   suppressed, its own `EVAL` was not. Default-mode `NOLOOP` does honour scripts, but
+//!   default mode only tracks keys read on that connection.) To keep hot sessions hot, an
+//!   invalidation that drops an entry in use (read, or written through, since it was cached)
+//!   or voids a read of it under way (a miss's, or an earlier refresh's) starts a background
+//!   refresh: an ordinary flight whose ticket postdates the
+//!   invalidation, which readers that miss meanwhile join. On standalone and Sentinel it is
+//!   a GET on the tracking connection, so the tracking thread handles the whole refresh (a
+//!   Cluster's goes through the store's routing). The writing instance thus keeps serving the
+//!   session from its L1 at the cost of one Redis read per write, off the caller's path; the
+//!   reads that miss are those in the window from the invalidation to the refresh's reply.
 //! - **Concurrent writers on two instances.** Versions are compare-and-set, so writes to one
 //!   session are totally ordered. If instance B's newer write's invalidation reaches A while
 //!   A's write is under way, A's ticket is void and A does not cache its (now overtaken)
@@ -108,16 +133,17 @@
 //!
 //! The cross-instance bound is the invalidation's delivery time: the server pushes it in the
 //! same event-loop turn as the write's reply, and the receiving instance applies it when its
-//! tracking task next runs. About a millisecond at p99 on an idle machine
-//! (`tests/it/invalidation_latency.rs`); under CPU load it is bounded by how soon the runtime
-//! polls that task, which is what the cooperative budget below protects.
+//! tracking thread next runs. About a millisecond at p99 on an idle machine
+//! (`tests/it/invalidation_latency.rs`); under CPU load it is bounded by how soon the OS
+//! schedules the tracking thread, which no longer waits for the application's workers.
 //!
 //! # Cooperative hits
 //!
 //! A read served from the L1 completes without waiting, so `get` and `get_many` consume a
 //! unit of tokio's cooperative budget (`tokio::task::coop`) first, as tokio's own resources
-//! do: a task looping on hits yields when its budget runs out, so timers, the tracking task
-//! and other tasks on that worker still run.
+//! do: a task looping on hits yields when its budget runs out, so timers and other tasks on
+//! that worker still run. The hit path is synchronous (the miss path is boxed, so a hit does
+//! not build the Redis read's large future) and counts hits per L1 shard.
 //!
 //! # Features
 //!

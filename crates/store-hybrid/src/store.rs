@@ -55,7 +55,52 @@ struct Inner {
     max_age: Duration,
     inflight: Mutex<HashMap<SessionId, Flight>>,
     tracker: fred::prelude::Client,
+    /// Refreshes read on the tracking connection (standalone and Sentinel; a Cluster's
+    /// refreshes go through the store's routing).
+    refresh_on_tracker: bool,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Dropped with the store: the tracking thread then stops.
+    _thread: TrackingThread,
+}
+
+/// The thread that runs the tracking connection and the receive loop (a current-thread
+/// runtime of its own), so that invalidations are applied as soon as they arrive rather
+/// than after every busy task of the application's workers has had its turn.
+struct TrackingThread {
+    handle: tokio::runtime::Handle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TrackingThread {
+    fn start() -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::backend)?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("session-tracking".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+                // Dropping the runtime ends the tracking connection's tasks.
+            })
+            .map_err(Error::backend)?;
+        Ok(TrackingThread {
+            handle,
+            _stop: stop,
+        })
+    }
+
+    /// Runs `f` on the tracking thread and waits for it.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        self.handle.spawn(f).await.map_err(Error::backend)?
+    }
 }
 
 /// How long before a session's expiry the L1 stops serving it.
@@ -67,7 +112,6 @@ type Flight = Arc<OnceCell<Option<Arc<Session>>>>;
 /// State shared with the tracking task.
 struct Shared {
     live: AtomicBool,
-    hits: AtomicU64,
     misses: AtomicU64,
     flights: AtomicU64,
     invalidations: AtomicU64,
@@ -81,13 +125,8 @@ impl Drop for Inner {
         if let Some(task) = self.task.lock().take() {
             task.abort();
         }
-        // Close the tracking connection in the background (fred needs the runtime for it).
-        let tracker = self.tracker.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = tracker.quit().await;
-            });
-        }
+        // The tracking thread stops when `_thread` is dropped, right after this; its
+        // runtime's end closes the tracking connection.
     }
 }
 
@@ -103,8 +142,9 @@ impl std::fmt::Debug for HybridStore {
 
 impl HybridStore {
     /// Connects the Redis store and a separate RESP3 tracking connection, enables tracking
-    /// (`CLIENT TRACKING ON BCAST PREFIX <prefix>:s:`) and starts the task that applies
-    /// invalidations. Needs a tokio runtime.
+    /// (`CLIENT TRACKING ON BCAST PREFIX <prefix>:s:`) and starts the thread that applies
+    /// invalidations (named `session-tracking`, a current-thread tokio runtime of its own,
+    /// which also runs the tracking connection). Needs a tokio runtime.
     pub async fn connect(config: HybridConfig) -> Result<Self> {
         if config.capacity == 0 {
             return Err(Error::invalid("capacity", "must be at least 1"));
@@ -133,18 +173,26 @@ impl HybridStore {
             errors: tracker.error_rx(),
             unresponsive: tracker.unresponsive_rx(),
         };
-        let connect = async {
-            tracker.init().await?;
-            tracker.wait_for_connect().await
+        // The tracking connection's tasks run on the tracking thread: fred spawns them on the
+        // runtime that calls `init`.
+        let thread = TrackingThread::start()?;
+        let connected = {
+            let (tracker, config) = (tracker.clone(), config.redis.clone());
+            thread.run(async move {
+                let connect = async {
+                    tracker.init().await?;
+                    tracker.wait_for_connect().await
+                };
+                connection::wait_connected(&config, connect).await
+            })
         };
-        connection::wait_connected(&config.redis, connect).await?;
+        connected.await?;
         // The connection just made announces itself as a "reconnect"; tracking is enabled on
         // it below, so that event is not news.
         let mut events = events;
         while events.reconnects.try_recv().is_ok() {}
         let shared = Arc::new(Shared {
             live: AtomicBool::new(false),
-            hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             flights: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
@@ -156,7 +204,9 @@ impl HybridStore {
         enable_tracking(&tracker, &prefix, timeout).await?;
         shared.tracking_starts.fetch_add(1, Ordering::Relaxed);
         shared.live.store(true, Ordering::Release);
+        let refresh_on_tracker = !redis.is_clustered();
         let inner = Arc::new(Inner {
+            refresh_on_tracker,
             redis,
             l1: L1::new(config.capacity),
             shared,
@@ -165,9 +215,10 @@ impl HybridStore {
             inflight: Mutex::new(HashMap::new()),
             tracker: tracker.clone(),
             task: Mutex::new(None),
+            _thread: thread,
         });
         // The task holds the store weakly: dropping the last HybridStore ends it.
-        let task = tokio::spawn(track(
+        let task = inner._thread.handle.spawn(track(
             Arc::downgrade(&inner),
             tracker,
             events,
@@ -211,7 +262,7 @@ impl HybridStore {
     pub fn stats(&self) -> HybridStats {
         let s = &self.inner.shared;
         HybridStats {
-            hits: s.hits.load(Ordering::Relaxed),
+            hits: self.inner.l1.hits(),
             misses: s.misses.load(Ordering::Relaxed),
             flights: s.flights.load(Ordering::Relaxed),
             invalidations: s.invalidations.load(Ordering::Relaxed),
@@ -250,31 +301,41 @@ impl Inner {
         self.shared.live.load(Ordering::Acquire)
     }
 
-    async fn get(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
-        if self.live() {
-            if let Some(s) = self.l1.get(id, self.clock.now()) {
-                self.shared.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(Some(s));
-            }
+    /// The hit path, synchronous: the L1's entry for `id` if tracking is live and it is there
+    /// and fresh.
+    #[inline]
+    fn hit(&self, id: &SessionId) -> Option<Arc<Session>> {
+        if !self.live() {
+            return None;
         }
+        self.l1.get(id, self.clock.now())
+    }
+
+    /// The miss path: Redis, through a single flight while tracking is live. Callers box it,
+    /// so that the hit path's future does not carry this one (fred's futures are large).
+    async fn miss(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
         if !self.live() {
             return self.redis.get(id).await;
         }
-        self.flight(id).await
+        self.flight(id, false).await
     }
 
     /// Reads `id` from Redis and fills the L1; concurrent misses on one id share one read
     /// (single flight). A write through this instance, an invalidation or a flush detaches the
     /// flight under way, so a read that begins after them never joins a read that may have
     /// begun before them.
-    async fn flight(&self, id: &SessionId) -> Result<Option<Arc<Session>>> {
+    async fn flight(&self, id: &SessionId, refresh: bool) -> Result<Option<Arc<Session>>> {
         let cell = Arc::clone(self.inflight.lock().entry(*id).or_default());
         let result = cell
             .get_or_try_init(|| async {
                 let ticket = self.l1.ticket(id);
                 self.shared.flights.fetch_add(1, Ordering::Relaxed);
-                let found = self.redis.get(id).await?;
+                let found = if refresh && self.refresh_on_tracker {
+                    self.redis.get_on(&self.tracker, id).await?
+                } else {
+                    self.redis.get(id).await?
+                };
                 if let Some(s) = &found {
                     self.l1
                         .fill(ticket, Arc::clone(s), self.deadline(s, self.clock.now()));
@@ -306,23 +367,30 @@ impl Inner {
         self.inflight.lock().remove(id);
     }
 
-    /// Drops `id` from the L1 and detaches its flight; true if the entry dropped was in use.
+    /// Drops `id` from the L1 and detaches its flight; true if the session was in use: the
+    /// entry dropped had been read (or written) since it was cached, or a read of it (a
+    /// miss's or a refresh's, whose fill this voids) was under way.
     fn forget(&self, id: &SessionId) -> bool {
         let used = self.l1.invalidate(id);
-        self.inflight.lock().remove(id);
-        used
+        let reading = self
+            .inflight
+            .lock()
+            .remove(id)
+            .is_some_and(|flight| !flight.initialized());
+        used || reading
     }
 
     /// Reads `id` again (after an invalidation dropped an entry in use), so that the next read
     /// of a hot session hits. The read is an ordinary flight: its ticket is taken after the
     /// invalidation, and readers that miss meanwhile join it. The tracking task polls it
-    /// beside its events (a spawned task would wait behind every busy task of its worker).
+    /// beside its events, on the tracking thread; on standalone and Sentinel its GET goes on
+    /// the tracking connection, so that its reply is read on that thread too.
     fn refresh(self: &Arc<Self>, id: SessionId) -> Refresh {
         self.shared.refreshes.fetch_add(1, Ordering::Relaxed);
         let inner = Arc::clone(self);
         Box::pin(async move {
             if inner.live() {
-                let _ = inner.flight(&id).await;
+                let _ = inner.flight(&id, true).await;
             }
         })
     }
@@ -334,10 +402,7 @@ impl Inner {
         let mut missing = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             match live.then(|| self.l1.get(id, now)).flatten() {
-                Some(s) => {
-                    self.shared.hits.fetch_add(1, Ordering::Relaxed);
-                    out.push(Some(s));
-                }
+                Some(s) => out.push(Some(s)),
                 None => {
                     out.push(None);
                     missing.push(i);
@@ -534,7 +599,10 @@ impl Store for HybridStore {
         // A hit is a ready future: take part in tokio's cooperative budget, as its own
         // resources do, so that tasks looping on hits still let timers and others run.
         tokio::task::coop::consume_budget().await;
-        self.inner.get(id).await
+        if let Some(s) = self.inner.hit(id) {
+            return Ok(Some(s));
+        }
+        Box::pin(self.inner.miss(id)).await
     }
 
     async fn get_many(&self, ids: &[SessionId]) -> Result<Vec<Option<Arc<Session>>>> {

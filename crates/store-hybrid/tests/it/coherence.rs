@@ -3,7 +3,7 @@
 //! invalidation arrives; and a cut tracking connection never leads to a stale read.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::{cache, eventually, live, session};
@@ -307,5 +307,67 @@ async fn l1_entries_never_outlive_the_session() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    p.done().await;
+}
+
+/// The receive loop and the refreshes run on the tracking thread, not on the application's
+/// workers: with every worker busy (two tasks spinning without yielding), a raw rewrite of a
+/// session A holds in use still reaches A's L1, and the refresh it starts lands there. (Should
+/// the create's own invalidation arrive late, during the spin, the rewrite's voids the refresh
+/// it started; the rewrite's then starts another, a read under way counting as use.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidations_and_refreshes_do_not_wait_for_busy_workers() {
+    let Some(p) = Pair::new("busy-workers").await else {
+        return;
+    };
+    let s = p.a.create(session("busy")).await.unwrap();
+    cache(&p.a, &s.id).await;
+    // Read since it was cached: in use, so its invalidation starts a refresh.
+    assert!(p.a.get(&s.id).await.unwrap().is_some());
+    let cached = p.a.l1_peek(&s.id).unwrap();
+    let key = p.key(&s);
+    // A synchronous raw client: this thread has no worker to run an async one on.
+    let mut raw = redis::Client::open(p.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let spinners: Vec<_> = (0..2)
+        .map(|_| {
+            let (a, started, cached, id) = (p.a.clone(), started.clone(), cached.clone(), s.id);
+            tokio::spawn(async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                let start = Instant::now();
+                // No await: this worker runs nothing else until the refresh has landed.
+                while start.elapsed() < PROPAGATION {
+                    if a.l1_peek(&id)
+                        .is_some_and(|now| !Arc::ptr_eq(&now, &cached))
+                    {
+                        return true;
+                    }
+                    std::hint::spin_loop();
+                }
+                false
+            })
+        })
+        .collect();
+    while started.load(Ordering::SeqCst) < 2 {
+        std::thread::yield_now();
+    }
+    // Both workers are taken. Rewrite the record as it is: a write, so an invalidation.
+    let bytes: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut raw).unwrap();
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(bytes)
+        .arg("KEEPTTL")
+        .query(&mut raw)
+        .unwrap();
+    for spinner in spinners {
+        assert!(
+            spinner.await.unwrap(),
+            "A's L1 was not refreshed while the workers were busy"
+        );
+    }
+    assert_eq!(p.a.l1_peek(&s.id).unwrap().version, s.version);
     p.done().await;
 }

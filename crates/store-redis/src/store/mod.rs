@@ -201,6 +201,28 @@ impl RedisStore {
         }
     }
 
+    /// Reads session `id` with one GET on `client` rather than on this store's pool: for a
+    /// companion connection to the same deployment (store-hybrid refreshes invalidated
+    /// entries on its tracking connection, whose replies its own thread reads). No read
+    /// coalescing and no replicas; otherwise answered as [`Store::get`] is (the record is
+    /// checked against its key, an expired one is `None`, a key of another type is `Codec`).
+    ///
+    /// [`Store::get`]: session_core::Store::get
+    pub async fn get_on(
+        &self,
+        client: &fred::prelude::Client,
+        id: &SessionId,
+    ) -> Result<Option<Arc<Session>>> {
+        let key = self.inner.keys.record(id);
+        let bytes: Option<Bytes> = fred::prelude::KeysInterface::get(client, key)
+            .await
+            .map_err(map_err)?;
+        match bytes {
+            Some(bytes) => Ok(self.inner.live(decode_for(&bytes, id)?).map(Arc::new)),
+            None => Ok(None),
+        }
+    }
+
     /// The prefix of every record key (`{prefix}:s:`), for client-side caching that tracks
     /// them (`CLIENT TRACKING ... BCAST PREFIX`).
     pub fn record_key_prefix(&self) -> String {
