@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use parking_lot::RwLock;
@@ -50,16 +50,47 @@ pub(crate) struct Ticket {
     bucket: u64,
 }
 
-/// A shard and its hit counter, on cache lines of their own: a hit's read lock already owns
-/// the line, so counting it there costs no more sharing between cores.
+/// A shard on cache lines of its own.
 #[repr(align(128))]
 struct Slot {
     lock: RwLock<Shard>,
-    hits: AtomicU64,
+}
+
+/// How many hit counters an L1 keeps; a thread counts in `its index % HIT_SLOTS`.
+const HIT_SLOTS: usize = 64;
+
+/// One thread's hit counter, on a cache line of its own.
+#[derive(Default)]
+#[repr(align(128))]
+struct HitCount(AtomicU64);
+
+thread_local! {
+    /// This thread's hit-counter index, taken from [`NEXT_HIT_SLOT`] on its first hit.
+    static HIT_SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+static NEXT_HIT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+/// This thread's hit-counter index.
+#[inline]
+fn hit_slot() -> usize {
+    HIT_SLOT.with(|slot| {
+        let mut i = slot.get();
+        if i == usize::MAX {
+            i = NEXT_HIT_SLOT.fetch_add(1, Ordering::Relaxed) % HIT_SLOTS;
+            slot.set(i);
+        }
+        i
+    })
 }
 
 pub(crate) struct L1 {
     shards: Box<[Slot]>,
+    /// Hits, per thread: a hit adds one to its thread's counter with a plain load and store,
+    /// no read-modify-write (an atomic add costs as much as the rest of a hit on some hosts).
+    /// Exact while no two threads share a counter; two that do (more than [`HIT_SLOTS`]
+    /// threads have hit this process's L1s) may each lose the other's concurrent count, so
+    /// the figure can only undercount.
+    hits: Box<[HitCount]>,
     mask: usize,
     per_shard: usize,
     /// How far the order queue may run ahead of the map before it is compacted.
@@ -91,9 +122,9 @@ impl L1 {
                         order: VecDeque::new(),
                         epochs: [0; BUCKETS],
                     }),
-                    hits: AtomicU64::new(0),
                 })
                 .collect(),
+            hits: (0..HIT_SLOTS).map(|_| HitCount::default()).collect(),
             mask: shards - 1,
             per_shard,
             slack: per_shard / 10 + 1,
@@ -127,16 +158,14 @@ impl L1 {
         }
         let s = Arc::clone(&e.session);
         drop(shard);
-        slot.hits.fetch_add(1, Ordering::Relaxed);
+        let count = &self.hits[hit_slot()].0;
+        count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         Some(s)
     }
 
     /// Hits served so far (the shards' counters summed).
     pub(crate) fn hits(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.hits.load(Ordering::Relaxed))
-            .sum()
+        self.hits.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
     }
 
     /// The entry for `id` (past its deadline or not), without marking it referenced: for

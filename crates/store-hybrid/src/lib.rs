@@ -143,7 +143,8 @@
 //! unit of tokio's cooperative budget (`tokio::task::coop`) first, as tokio's own resources
 //! do: a task looping on hits yields when its budget runs out, so timers and other tasks on
 //! that worker still run. The hit path is synchronous (the miss path is boxed, so a hit does
-//! not build the Redis read's large future) and counts hits per L1 shard.
+//! not build the Redis read's large future) and counts a hit in a per-thread counter with a
+//! plain load and store, no atomic read-modify-write.
 //!
 //! # Features
 //!
