@@ -64,32 +64,44 @@ const HIT_SLOTS: usize = 64;
 #[repr(align(128))]
 struct HitCount(AtomicU64);
 
-thread_local! {
-    /// This thread's hit-counter index, taken from [`NEXT_HIT_SLOT`] on its first hit.
-    static HIT_SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-}
+/// A thread's hit-counter index, given back when the thread ends so that live threads share
+/// a counter only when more than [`HIT_SLOTS`] of them have hit at once.
+struct HitSlot(usize);
+
+/// Indices given back by threads that ended.
+static FREE_HIT_SLOTS: parking_lot::Mutex<Vec<usize>> = parking_lot::Mutex::new(Vec::new());
 static NEXT_HIT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
-/// This thread's hit-counter index.
+impl HitSlot {
+    fn take() -> Self {
+        let reused = FREE_HIT_SLOTS.lock().pop();
+        HitSlot(reused.unwrap_or_else(|| NEXT_HIT_SLOT.fetch_add(1, Ordering::Relaxed) % HIT_SLOTS))
+    }
+}
+
+impl Drop for HitSlot {
+    fn drop(&mut self) {
+        FREE_HIT_SLOTS.lock().push(self.0);
+    }
+}
+
+thread_local! {
+    static HIT_SLOT: HitSlot = HitSlot::take();
+}
+
+/// This thread's hit-counter index (0 if the thread is being torn down).
 #[inline]
 fn hit_slot() -> usize {
-    HIT_SLOT.with(|slot| {
-        let mut i = slot.get();
-        if i == usize::MAX {
-            i = NEXT_HIT_SLOT.fetch_add(1, Ordering::Relaxed) % HIT_SLOTS;
-            slot.set(i);
-        }
-        i
-    })
+    HIT_SLOT.try_with(|slot| slot.0).unwrap_or(0)
 }
 
 pub(crate) struct L1 {
     shards: Box<[Slot]>,
     /// Hits, per thread: a hit adds one to its thread's counter with a plain load and store,
     /// no read-modify-write (an atomic add costs as much as the rest of a hit on some hosts).
-    /// Exact while no two threads share a counter; two that do (more than [`HIT_SLOTS`]
-    /// threads have hit this process's L1s) may each lose the other's concurrent count, so
-    /// the figure can only undercount.
+    /// Exact while no two live threads share a counter; two that do (more than
+    /// [`HIT_SLOTS`] threads hitting at once) may lose each other's concurrent counts, so the
+    /// figure can only undercount.
     hits: Box<[HitCount]>,
     mask: usize,
     per_shard: usize,
@@ -366,6 +378,35 @@ mod tests {
         l1.fill(l1.ticket(&a.id), a.clone(), LATER);
         assert!(Arc::ptr_eq(&l1.get(&a.id, NOW).unwrap(), &a));
         assert!(l1.get(&a.id, LATER).is_none());
+    }
+
+    #[test]
+    fn hits_from_many_threads_are_all_counted() {
+        let l1 = Arc::new(L1::new(100));
+        let a = s();
+        l1.fill(l1.ticket(&a.id), a.clone(), LATER);
+        // More threads over the test than there are counters, 8 at a time: ended threads give
+        // their counter back, so live ones never share one and no hit is lost.
+        for _ in 0..(2 * HIT_SLOTS / 8) {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (l1, id) = (Arc::clone(&l1), a.id);
+                    std::thread::spawn(move || {
+                        for _ in 0..10_000 {
+                            assert!(l1.get(&id, NOW).is_some());
+                        }
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+        }
+        assert_eq!(l1.hits(), 2 * HIT_SLOTS as u64 / 8 * 8 * 10_000);
+        assert!(l1.get(&a.id, LATER).is_none());
+        assert_eq!(
+            l1.hits(),
+            2 * HIT_SLOTS as u64 / 8 * 8 * 10_000,
+            "a miss is no hit"
+        );
     }
 
     #[test]
