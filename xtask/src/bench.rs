@@ -65,6 +65,8 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
     }
     let started = Instant::now();
     let date = output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))?;
+    // The revision measured is the one checked out now, whatever is committed later.
+    let machine = report::machine::machine();
     let redis = choose_redis(flags)?;
     println!("bench: Redis: {}", redis.why);
 
@@ -314,6 +316,7 @@ pub(crate) fn run(flags: &flags::Bench) -> Result<()> {
         passes: pass_results,
         go,
         not_run,
+        machine,
         ..Run::default()
     };
     for (name, log) in &logs {

@@ -29,7 +29,7 @@ mod criterion;
 mod figure;
 mod format;
 mod json;
-mod machine;
+pub(crate) mod machine;
 mod markdown;
 pub(crate) mod run;
 mod stats;
@@ -117,12 +117,13 @@ pub(crate) fn write(out_dir: &Path, update_docs: bool) -> Result<()> {
         ))
     })?;
     let run: Run = serde_json::from_slice(&bytes)?;
-    let report = Report::new(
-        run,
-        &criterion_dir(out_dir),
-        machine::machine(),
-        machine::versions(),
-    )?;
+    // The machine as the run found it; now, for a run.json that did not record it.
+    let machine = if run.machine.is_empty() {
+        machine::machine()
+    } else {
+        run.machine.clone()
+    };
+    let report = Report::new(run, &criterion_dir(out_dir), machine, machine::versions())?;
     println!("\nreport: written to {}:", out_dir.display());
     for (name, bytes) in report.outputs()? {
         fs::write(out_dir.join(name), bytes)?;

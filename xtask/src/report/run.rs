@@ -45,6 +45,10 @@ pub(crate) struct Run {
     /// Why a source of figures is absent from this run (`coalesce`, `hybrid`, `go`): not
     /// asked for, or the bench failed.
     pub(crate) not_run: BTreeMap<String, String>,
+    /// The Machine table's rows (CPU, cores, memory, OS, rustc, git revision) as they were
+    /// when the run started, so that a report rebuilt later (`--no-run`) names the revision
+    /// that was measured. Empty in a run.json written before it was recorded.
+    pub(crate) machine: Vec<(String, String)>,
 }
 
 /// The coalesce bench's table.
