@@ -87,11 +87,26 @@ async fn throughput<S: Store + Clone + 'static>(
     ops as f64 / start.elapsed().as_secs_f64()
 }
 
-/// From A's acknowledgement of a write to B's L1 no longer holding the version before it,
-/// over `n` writes: (p50, p99, max) in microseconds.
-async fn invalidation_latency(a: &HybridStore, b: &HybridStore, n: usize) -> (f64, f64, f64) {
-    let now = SystemClock.now();
-    let mut latest = a.create(seed_session(9_000_000, now)).await.unwrap();
+/// Where the writer and the watcher of [`invalidation_samples`] run.
+#[derive(Clone, Copy)]
+enum Watch {
+    /// A task of the bench's runtime, yielding to it between looks.
+    InRuntime,
+    /// A thread of its own: the figure is the invalidation's delivery to B, not how soon a
+    /// task of a busy runtime notices it.
+    OffRuntime,
+}
+
+/// From `writer`'s acknowledgement of a write to B's L1 no longer holding the version before
+/// it, over `n` writes: (p50, p99, max) in microseconds.
+async fn invalidation_samples(
+    writer: &impl Store,
+    b: &HybridStore,
+    first: Session,
+    n: usize,
+    watch: Watch,
+) -> (f64, f64, f64) {
+    let mut latest = writer.create(first).await.unwrap();
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         // B caches the current version.
@@ -102,11 +117,14 @@ async fn invalidation_latency(a: &HybridStore, b: &HybridStore, n: usize) -> (f6
         {
             black_box(b.get(&latest.id).await.unwrap());
             assert!(Instant::now() < deadline, "B never cached");
-            tokio::task::yield_now().await;
+            match watch {
+                Watch::InRuntime => tokio::task::yield_now().await,
+                Watch::OffRuntime => tokio::time::sleep(Duration::from_micros(100)).await,
+            }
         }
         let mut next = Session::clone(&latest);
         next.stats.packets_sent += 1;
-        latest = a.update(next).await.unwrap();
+        latest = writer.update(next).await.unwrap();
         let acked = Instant::now();
         while b
             .l1_peek(&latest.id)
@@ -116,7 +134,10 @@ async fn invalidation_latency(a: &HybridStore, b: &HybridStore, n: usize) -> (f6
                 acked.elapsed() < Duration::from_secs(10),
                 "invalidation lost"
             );
-            tokio::task::yield_now().await;
+            match watch {
+                Watch::InRuntime => tokio::task::yield_now().await,
+                Watch::OffRuntime => std::thread::yield_now(),
+            }
         }
         samples.push(acked.elapsed().as_secs_f64() * 1e6);
     }
@@ -125,9 +146,14 @@ async fn invalidation_latency(a: &HybridStore, b: &HybridStore, n: usize) -> (f6
     (pct(0.5), pct(0.99), samples[samples.len() - 1])
 }
 
-/// As [`invalidation_latency`], but the writes are made and timed, and B's L1 watched, on a
-/// thread of its own (a current-thread runtime with its own RedisStore): the figure is the
-/// invalidation's delivery to B, not how soon a task of a busy runtime notices it.
+/// [`invalidation_samples`] with A as the writer, on the bench's runtime.
+async fn invalidation_latency(a: &HybridStore, b: &HybridStore, n: usize) -> (f64, f64, f64) {
+    let first = seed_session(9_000_000, SystemClock.now());
+    invalidation_samples(a, b, first, n, Watch::InRuntime).await
+}
+
+/// [`invalidation_samples`] with the writes made and timed, and B's L1 watched, on a thread
+/// of its own (a current-thread runtime with its own RedisStore).
 fn invalidation_latency_off_runtime(
     config: RedisConfig,
     b: HybridStore,
@@ -140,39 +166,10 @@ fn invalidation_latency_off_runtime(
             .unwrap();
         rt.block_on(async move {
             let writer = RedisStore::connect(config).await.unwrap();
-            let now = SystemClock.now();
-            let mut latest = writer.create(seed_session(9_500_000, now)).await.unwrap();
-            let mut samples = Vec::with_capacity(n);
-            for _ in 0..n {
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while b
-                    .l1_peek(&latest.id)
-                    .is_none_or(|c| c.version < latest.version)
-                {
-                    black_box(b.get(&latest.id).await.unwrap());
-                    assert!(Instant::now() < deadline, "B never cached");
-                    tokio::time::sleep(Duration::from_micros(100)).await;
-                }
-                let mut next = Session::clone(&latest);
-                next.stats.packets_sent += 1;
-                latest = writer.update(next).await.unwrap();
-                let acked = Instant::now();
-                while b
-                    .l1_peek(&latest.id)
-                    .is_some_and(|c| c.version < latest.version)
-                {
-                    assert!(
-                        acked.elapsed() < Duration::from_secs(10),
-                        "invalidation lost"
-                    );
-                    std::thread::yield_now();
-                }
-                samples.push(acked.elapsed().as_secs_f64() * 1e6);
-            }
+            let first = seed_session(9_500_000, SystemClock.now());
+            let samples = invalidation_samples(&writer, &b, first, n, Watch::OffRuntime).await;
             writer.close().await.unwrap();
-            samples.sort_by(f64::total_cmp);
-            let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
-            (pct(0.5), pct(0.99), samples[samples.len() - 1])
+            samples
         })
     })
 }
