@@ -382,31 +382,46 @@ mod tests {
 
     #[test]
     fn hits_from_many_threads_are_all_counted() {
+        use std::sync::atomic::AtomicBool;
         let l1 = Arc::new(L1::new(100));
         let a = s();
         l1.fill(l1.ticket(&a.id), a.clone(), LATER);
-        // More threads over the test than there are counters, 8 at a time: ended threads give
-        // their counter back, so live ones never share one and no hit is lost.
-        for _ in 0..(2 * HIT_SLOTS / 8) {
-            let threads: Vec<_> = (0..8)
-                .map(|_| {
-                    let (l1, id) = (Arc::clone(&l1), a.id);
-                    std::thread::spawn(move || {
-                        for _ in 0..10_000 {
-                            assert!(l1.get(&id, NOW).is_some());
-                        }
-                    })
-                })
-                .collect();
-            threads.into_iter().for_each(|t| t.join().unwrap());
+        // One thread hits throughout while more threads than there are counters come and go,
+        // each hitting as it lives. Ended threads give their counter back, so a newcomer never
+        // shares the long-lived thread's counter, and no hit is lost.
+        let stop = Arc::new(AtomicBool::new(false));
+        let (slot_tx, slot_rx) = std::sync::mpsc::channel();
+        let long = {
+            let (l1, stop, id) = (Arc::clone(&l1), Arc::clone(&stop), a.id);
+            std::thread::spawn(move || {
+                slot_tx.send(hit_slot()).unwrap();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    assert!(l1.get(&id, NOW).is_some());
+                    n += 1;
+                }
+                n
+            })
+        };
+        let long_slot = slot_rx.recv().unwrap();
+        for _ in 0..2 * HIT_SLOTS {
+            let (l1, id) = (Arc::clone(&l1), a.id);
+            let slot = std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    assert!(l1.get(&id, NOW).is_some());
+                }
+                hit_slot()
+            })
+            .join()
+            .unwrap();
+            assert_ne!(slot, long_slot, "a newcomer shares a live thread's counter");
         }
-        assert_eq!(l1.hits(), 2 * HIT_SLOTS as u64 / 8 * 8 * 10_000);
+        stop.store(true, Ordering::Relaxed);
+        let long = long.join().unwrap();
+        let expected = long + 2 * HIT_SLOTS as u64 * 2_000;
+        assert_eq!(l1.hits(), expected);
         assert!(l1.get(&a.id, LATER).is_none());
-        assert_eq!(
-            l1.hits(),
-            2 * HIT_SLOTS as u64 / 8 * 8 * 10_000,
-            "a miss is no hit"
-        );
+        assert_eq!(l1.hits(), expected, "a miss is no hit");
     }
 
     #[test]
