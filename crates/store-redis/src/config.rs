@@ -60,6 +60,13 @@ pub struct RedisConfig {
     /// More lets a batch be gathered while another is on the wire; fewer makes bigger
     /// batches.
     pub coalesce_in_flight: usize,
+    /// Run the store's Lua code as a library of Redis Functions (FCALL, default on), loaded
+    /// at connect and again whenever a server answers that it does not have it (a restart
+    /// without persistence, a new Cluster node). Off, or on a server that refuses FUNCTION
+    /// LOAD (before Redis 7, or an ACL that denies it), the same code runs as scripts
+    /// (EVALSHA), which cost more server time per operation: a script defines its helpers
+    /// on every call, a library once.
+    pub functions: bool,
 }
 
 impl RedisConfig {
@@ -76,6 +83,7 @@ impl RedisConfig {
             resp3: false,
             coalesce_reads: true,
             coalesce_in_flight: 2,
+            functions: true,
         }
     }
 
@@ -124,6 +132,12 @@ impl RedisConfig {
     /// Turns read coalescing on or off.
     pub fn coalesce_reads(mut self, on: bool) -> Self {
         self.coalesce_reads = on;
+        self
+    }
+
+    /// Runs the store's Lua code as Redis Functions (on, the default) or as scripts.
+    pub fn functions(mut self, on: bool) -> Self {
+        self.functions = on;
         self
     }
 

@@ -32,6 +32,22 @@
 //! | standalone, Sentinel | every write is one Lua script: atomic, one round trip (`touch`: a read, then the script as a compare-and-set on the version, so a record the client cannot decode is refused before anything is written) |
 //! | Cluster | the record write is atomic (a script on its key: id collision check, version compare-and-set); the index entries around it live in other slots and are written in order: added or raised before the record changes, removed or lowered after. A session readable by id is therefore always findable by user and by connection, even if the client dies between steps; what a death can leave is an index entry pointing at nothing, which reads skip and drop and which expires with its score. |
 //!
+//! # Functions or scripts
+//!
+//! The store's Lua code (`src/lua/`) is loaded at connect as a library of Redis Functions
+//! named `session_stores_<hash of the code>` (on every primary of a Cluster), and each write
+//! is an `FCALL` of it. A script sent by `EVALSHA` runs from its first line on every call,
+//! defining its twenty-odd helpers each time; a library defines them once, when it is loaded.
+//! The hash in the name lets stores of different versions share a server (an older library
+//! stays until someone runs `FUNCTION DELETE` on it). A server that has lost the library (a
+//! restart without persistence, a new Cluster node) answers that the function is not found;
+//! the store loads the library again and repeats the call. On a server that refuses FUNCTION
+//! LOAD (before Redis 7, or an ACL that denies it), or with [`RedisConfig::functions`] off,
+//! the same code runs as scripts (`EVALSHA`, then `EVAL` after a `NOSCRIPT`); the conformance
+//! suite runs both ways. Functions that only read or remove (`delete`, revocation, the
+//! by-user read, the bucket reads) are registered `allow-oom`; the others are refused whole
+//! by a server out of memory, before they write anything.
+//!
 //! # Key layout
 //!
 //! Every key lives under the configured prefix ([`RedisConfig::prefix`]); nothing outside it

@@ -9,12 +9,11 @@ use fred::bytes::Bytes;
 use fred::clients::{Pipeline, WithOptions};
 use fred::interfaces::ClusterInterface;
 use fred::prelude::{Client, ClientLike, ErrorKind, KeysInterface, Options, Server};
-use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand, Value};
 use session_core::Result;
 
 use crate::error::{map_err, slot_moving};
-use crate::store::{Inner, eval_once};
+use crate::store::{Inner, Routine, eval_once};
 
 /// What the driver does after an attempt failed: the decision, apart from the I/O, so that it
 /// can be tested without a server (as redis-rs's `choose_response` is).
@@ -96,12 +95,12 @@ impl Inner {
         }
     }
 
-    /// Runs a script in a Cluster (EVALSHA, then EVAL after a NOSCRIPT; at an importing node,
-    /// EVAL, as it may not have the script). A script whose keys (a record and its lock) a slot
+    /// Runs a routine in a Cluster (see [`eval_once`]; at an importing node, EVAL, as it may
+    /// have neither the library nor the script). A script whose keys (a record and its lock) a slot
     /// migration under way splits is refused with TRYAGAIN, without running, and retried.
     pub(crate) async fn eval_routed(
         &self,
-        script: &Script,
+        routine: &Routine,
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> Result<Value> {
@@ -110,9 +109,9 @@ impl Inner {
             keys.first().map(String::as_str),
             |client, asking| async move {
                 let Some(node) = asking else {
-                    return eval_once(client, script, keys, args).await;
+                    return eval_once(client, &self.scripts, routine, keys, args).await;
                 };
-                let lua = script.lua().cloned().unwrap_or_default();
+                let lua = routine.script.lua().cloned().unwrap_or_default();
                 let p = ask_pipeline(client, node, self.retry_for).await?;
                 p.custom::<(), Value>(eval_command(), eval_args(lua, keys, args))
                     .await?;

@@ -14,7 +14,7 @@ if #ids > 0 then
   for i, id in ipairs(ids) do
     local cur = recs[i] or redis.call('GET', keys[i])
     if cur then
-      if not over(head(cur), now) then
+      if not rec_over(cur, now) then
         out[#out + 1] = id
         out[#out + 1] = cur
       end

@@ -1,7 +1,9 @@
 -- Shared helpers, prepended to every script. Records are session-core codec format 1:
 -- byte 0 format (1), 1..9 version u64 LE, 9..17 expires_at ms u64 LE, 17..33 id, 50 flags,
 -- then the connection id (16 bytes, if flags bit 0) and the user id (u16 LE length + bytes).
-local function num(n) return string.format('%.0f', n) end
+-- An integer (below 2^53: times in ms) as decimal text. '%d' (a C long) is exact for those and
+-- costs a fraction of '%.0f', which goes through the floating-point printer.
+local function num(n) return string.format('%d', n) end
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -39,18 +41,19 @@ end
 -- conn_raw (16 bytes or nil), user (its bytes).
 local function head(rec)
   if not rec or #rec < 53 or string.byte(rec, 1) ~= 1 then return nil end
-  local r = { vraw = string.sub(rec, 2, 9), exp = u64(rec, 9) }
-  local pos = 51
+  local pos, conn_raw = 51, nil
   if string.byte(rec, 51) % 2 == 1 then
     if #rec < pos + 18 then return nil end
-    r.conn_raw = string.sub(rec, pos + 1, pos + 16)
+    conn_raw = string.sub(rec, pos + 1, pos + 16)
     pos = pos + 16
   end
   local lo, hi = string.byte(rec, pos + 1, pos + 2)
   local len = lo + 256 * hi
   if len == 0 or #rec < pos + 2 + len then return nil end
-  r.user = string.sub(rec, pos + 3, pos + 2 + len)
-  return r
+  -- Built whole, with room for parse()'s `conn`: a field added later makes Lua grow the
+  -- table's hash part, which cost as much as the rest of head().
+  return { vraw = string.sub(rec, 2, 9), exp = u64(rec, 9), conn_raw = conn_raw,
+    user = string.sub(rec, pos + 3, pos + 2 + len), conn = nil }
 end
 
 -- The PXAT of a key that must be gone from the millisecond `exp` on: Redis keeps a key
@@ -60,6 +63,12 @@ local function pxat(exp) return num(exp - 1) end
 -- Is a record over at `now` by its own expires_at? (An unreadable head is not "over": the
 -- callers report it as corrupt.)
 local function over(r, now) return r ~= nil and r.exp <= now end
+
+-- over(head(rec), now), without building the head for a live record (the common case).
+local function rec_over(rec, now)
+  if #rec < 53 or string.byte(rec, 1) ~= 1 or u64(rec, 9) > now then return false end
+  return head(rec) ~= nil
+end
 
 -- Is `s` UTF-8 (lead and continuation bytes well placed)?
 local function utf8_ok(s)
@@ -84,9 +93,10 @@ end
 -- Is `rec` a whole format-1 record of the session whose id is `idraw` (16 bytes)? Beyond
 -- head(): the id, the state code, the flag bits, a valid user id, and every length up to
 -- exactly the last byte. (Not checked here: UTF-8 and order of metadata; the client's decode
--- checks those on reads.) Written without closures or tables: it runs on every update.
-local function whole(rec, idraw)
-  local r = head(rec)
+-- checks those on reads.) Written without closures or tables: it runs on every update. `r`
+-- is head(rec) if the caller has it.
+local function whole(rec, idraw, r)
+  r = r or head(rec)
   if not r or string.sub(rec, 18, 33) ~= idraw then return false end
   local state, flags = string.byte(rec, 50, 51)
   if state > 4 or flags > 31 then return false end
@@ -127,7 +137,7 @@ local function cas_refusal(cur, o, now, expected, idraw)
   if not cur then return {'NOT_FOUND'} end
   if not o then return {'CORRUPT'} end
   if over(o, now) then return {'NOT_FOUND'} end
-  if idraw and not whole(cur, idraw) then return {'CORRUPT'} end
+  if idraw and not whole(cur, idraw, o) then return {'CORRUPT'} end
   if o.vraw ~= expected then return {'CONFLICT', o.vraw} end
   return nil
 end

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use fred::bytes::Bytes;
 #[cfg(feature = "replicas")]
 use fred::prelude::KeysInterface;
-use fred::prelude::{ClientLike, LuaInterface, Pool};
+use fred::prelude::{ClientLike, Pool};
 use fred::types::{RespVersion, Value};
 use futures::future::join_all;
 use session_core::{
@@ -27,7 +27,7 @@ use session_core::{
 };
 
 pub(crate) use reply::{Status, bytes_of, flag, ids_of};
-pub(crate) use scripts::{Scripts, eval_once, version_arg};
+pub(crate) use scripts::{Routine, Scripts, eval_once, version_arg};
 
 use crate::coalesce::Coalescer;
 use crate::config::RedisConfig;
@@ -170,7 +170,7 @@ impl RedisStore {
                 retry_for: config.command_timeout,
             }),
         };
-        store.load_scripts().await?;
+        store.load_scripts(config.functions).await?;
         Ok(store)
     }
 
@@ -239,17 +239,11 @@ impl RedisStore {
         self.inner.pool.quit().await.map_err(map_err)
     }
 
-    pub(crate) async fn load_scripts(&self) -> Result<()> {
-        let client = self.inner.pool.next();
-        for script in self.inner.scripts.all() {
-            if let Some(lua) = script.lua() {
-                client
-                    .script_load_cluster::<(), _>(lua.clone())
-                    .await
-                    .map_err(map_err)?;
-            }
-        }
-        Ok(())
+    pub(crate) async fn load_scripts(&self, functions: bool) -> Result<()> {
+        self.inner
+            .scripts
+            .load(self.inner.pool.next(), functions)
+            .await
     }
 }
 
