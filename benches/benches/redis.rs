@@ -580,13 +580,9 @@ fn paired(e: &Env) {
                 }
                 // INFO commandstats counts a script's own time apart from the commands it
                 // runs, which it also counts: an operation that sends a script is timed by
-                // the script alone. Touch sends a GET of the record before its script, so
-                // its server time is the script's plus a GET's of the same payload.
+                // the script alone (touch too: its script reads the record itself).
                 let server_us = match (e.owned, server_get_us) {
-                    (true, Some(get)) => {
-                        let own = r.server_us(Some(op), rounds).await;
-                        Some(if op == Op::Touch { own + get } else { own })
-                    }
+                    (true, Some(_)) => Some(r.server_us(Some(op), rounds).await),
                     _ => None,
                 };
                 rows.push(Row {

@@ -1,7 +1,7 @@
 //! A session store on Redis or Valkey through [fred]: standalone, Sentinel or Cluster, one
-//! round trip for get, create, update and delete, two for touch (standalone and Sentinel), self-cleaning
-//! user and connection indexes scored by expiry, and compare-and-set updates that move index
-//! entries atomically.
+//! round trip for get, create, update, touch and delete (standalone and Sentinel; a touch of a
+//! record with text beyond ASCII takes two), self-cleaning user and connection indexes scored
+//! by expiry, and compare-and-set updates that move index entries atomically.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -29,7 +29,7 @@
 //!
 //! | mode | writes |
 //! |---|---|
-//! | standalone, Sentinel | every write is one Lua script: atomic, one round trip (`touch`: a read, then the script as a compare-and-set on the version, so a record the client cannot decode is refused before anything is written) |
+//! | standalone, Sentinel | every write is one Lua script: atomic, one round trip. `touch` rewrites a record in place, so it must never rewrite one the client cannot decode: its script checks the record first (every length, the id, state, flags, addresses, metadata limits and key order, text all ASCII) and rewrites only one it is sure decodes, returning the new record; any other it returns unwritten, and the client decodes it (refusing a corrupt one with `Error::Codec`, nothing written) and then runs the script as a compare-and-set on the version: two round trips, for records with text beyond ASCII |
 //! | Cluster | the record write is atomic (a script on its key: id collision check, version compare-and-set); the index entries around it live in other slots and are written in order: added or raised before the record changes, removed or lowered after. A session readable by id is therefore always findable by user and by connection, even if the client dies between steps; what a death can leave is an index entry pointing at nothing, which reads skip and drop and which expires with its score. |
 //!
 //! # Functions or scripts
@@ -104,8 +104,9 @@
 //!
 //! Numbers that Lua holds as doubles: expiries are refused at validation beyond 9999-12-31
 //! (`Timestamp::MAX`, below 2^53 ms), so they are exact in Lua; versions never pass through a
-//! Lua number: the scripts compare and write them as their 8 bytes, and the client computes the
-//! next version, refusing a record at `u64::MAX` (`InvalidInput` on `version`) before writing.
+//! Lua number: the scripts compare and write them as their 8 bytes, and the next version is
+//! computed on those bytes (touch's script: an increment with carry) or by the client; a
+//! record at `u64::MAX` is refused (`InvalidInput` on `version`) before anything is written.
 //!
 //! # Coalesced reads
 //!

@@ -217,3 +217,97 @@ local function holds(p, holder, conn, now)
   local r = parse(redis.call('GET', krec(p, holder)))
   return r ~= nil and r.exp > now and r.conn == conn
 end
+
+-- touch (one round trip)
+
+-- Is every byte of `s` printable ASCII (0x20 to 0x7e)? By byte ranges, not %c: classes
+-- follow the C library's locale.
+local function printable(s) return not string.find(s, '[%z\1-\31\127-\255]') end
+
+-- Is `a` strictly before `b` in byte order, as Rust compares them? Not `<`, which compares
+-- strings with strcoll, by the server's locale.
+local function bytes_before(a, b)
+  if a == b then return false end
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- The version after `vraw` (8 bytes LE), computed on the bytes (an increment with carry; never
+-- a Lua number); nil for the last one (8 bytes 0xff), which has none.
+local function bumped(vraw)
+  for i = 1, 8 do
+    local b = string.byte(vraw, i)
+    if b < 255 then
+      return string.rep('\0', i - 1) .. string.char(b + 1) .. string.sub(vraw, i + 1)
+    end
+  end
+  return nil
+end
+
+-- head(rec) if the client's decode is sure to accept `rec` as the record of the session whose
+-- id is `idraw` (16 bytes), else nil. Sufficient, not complete: nil also for some records that
+-- decode, and the caller then leaves the answer to the client's decode. Beyond whole() (the
+-- same walk: id, state, flags, lengths up to exactly the last byte), it checks what decode
+-- checks besides: a scope id flag only on an IPv6 address, whose flowinfo and scope id are
+-- not both zero; at most 64 metadata entries, each key 1 to 128 bytes and value at most
+-- 1024, 16 KiB of keys and values in all, keys strictly ascending in byte order. UTF-8 and
+-- control characters: the user id and the keys must be printable ASCII and the values ASCII
+-- (any other byte: nil, even where the text is valid).
+local function decodable(rec, idraw)
+  local r = head(rec)
+  if not r or string.sub(rec, 18, 33) ~= idraw then return nil end
+  local state, flags = string.byte(rec, 50, 51)
+  if state > 4 or flags > 31 then return nil end
+  local user = r.user
+  if #user > 256 or not printable(user) then return nil end
+  local f = (flags - flags % 2) / 2
+  local cv6 = f % 2; f = (f - cv6) / 2
+  local sv6 = f % 2; f = (f - sv6) / 2
+  local cscope = f % 2
+  local sscope = (f - cscope) / 2
+  if cscope > cv6 or sscope > sv6 then return nil end
+  -- The client address, then the server address: 6 or 18 bytes, then 8 if scoped.
+  local pos = 51 + (flags % 2) * 16 + 2 + #user + 6 + 12 * cv6
+  if cscope == 1 then
+    if string.sub(rec, pos + 1, pos + 8) == '\0\0\0\0\0\0\0\0' then return nil end
+    pos = pos + 8
+  end
+  pos = pos + 6 + 12 * sv6
+  if sscope == 1 then
+    if string.sub(rec, pos + 1, pos + 8) == '\0\0\0\0\0\0\0\0' then return nil end
+    pos = pos + 8
+  end
+  pos = pos + 44
+  local lo, hi = string.byte(rec, pos + 1, pos + 2)
+  if not hi then return nil end
+  local count = lo + 256 * hi
+  if count > 64 then return nil end
+  pos = pos + 2
+  -- No byte from here on beyond ASCII (lengths included): then no value needs a look.
+  local ascii = not string.find(rec, '[\128-\255]', pos + 1)
+  local n, total, prev = #rec, 0, nil
+  for _ = 1, count do
+    lo, hi = string.byte(rec, pos + 1, pos + 2)
+    if not hi then return nil end
+    local klen = lo + 256 * hi
+    if klen == 0 or klen > 128 or pos + 2 + klen > n then return nil end
+    local key = string.sub(rec, pos + 3, pos + 2 + klen)
+    if not printable(key) or (prev and not bytes_before(prev, key)) then return nil end
+    pos = pos + 2 + klen
+    lo, hi = string.byte(rec, pos + 1, pos + 2)
+    if not hi then return nil end
+    local vlen = lo + 256 * hi
+    if vlen > 1024 or pos + 2 + vlen > n then return nil end
+    if not ascii and string.find(string.sub(rec, pos + 3, pos + 2 + vlen), '[\128-\255]') then
+      return nil
+    end
+    pos = pos + 2 + vlen
+    total = total + klen + vlen
+    prev = key
+  end
+  if total > 16384 or pos ~= n then return nil end
+  return r
+end

@@ -26,6 +26,9 @@ pub(crate) enum Status {
     Corrupt,
     /// The record's version is not the expected one; it is this one (0 if unreadable).
     Conflict(u64),
+    /// The one-round-trip touch was not sure the record decodes (or it is at the last
+    /// version) and wrote nothing: the record, for the client to decode.
+    Check(Bytes),
     /// Another writer holds the record's lock (cluster); the record's version.
     Busy(u64),
     /// The write lock expired or was taken over before this step (cluster).
@@ -62,6 +65,11 @@ impl Status {
             "NOT_FOUND" => Status::NotFound,
             "CORRUPT" => Status::Corrupt,
             "CONFLICT" => Status::Conflict(version_of(arg)),
+            "CHECK" => Status::Check(
+                arg.and_then(bytes_of)
+                    .map(Bytes::copy_from_slice)
+                    .ok_or_else(|| protocol("touch check without a record"))?,
+            ),
             "BUSY" => Status::Busy(version_of(arg)),
             "LOST" => Status::Lost,
             "NEW" => Status::New,
@@ -151,6 +159,10 @@ mod tests {
             Status::parse(&reply(&[b"BUSY", &v7])).unwrap(),
             Status::Busy(7)
         );
+        assert_eq!(
+            Status::parse(&reply(&[b"CHECK", b"rec"])).unwrap(),
+            Status::Check(Bytes::from_static(b"rec"))
+        );
         // A version that is not 8 bytes reads as 0, as before.
         assert_eq!(
             Status::parse(&reply(&[b"CONFLICT", b"x"])).unwrap(),
@@ -189,6 +201,7 @@ mod tests {
             reply(&[b"WHAT"]),
             reply(&[b"HELD", b"not-an-id", b"1"]),
             reply(&[b"HELD"]),
+            reply(&[b"CHECK"]),
         ] {
             assert!(Status::parse(&v).is_err(), "{v:?}");
         }

@@ -1,6 +1,7 @@
-//! Standalone and Sentinel: every write is one Lua script, atomic, one round trip (touch reads
-//! first, then runs its script as a compare-and-set on the version); reads are single
-//! commands, optionally coalesced into `MGET` batches or sent to replicas.
+//! Standalone and Sentinel: every write is one Lua script, atomic, one round trip (a touch of
+//! a record the script cannot vouch for takes a second: the client decodes the record the
+//! script returned, then runs the script as a compare-and-set on the version); reads are
+//! single commands, optionally coalesced into `MGET` batches or sent to replicas.
 
 use std::sync::Arc;
 
@@ -182,19 +183,44 @@ impl Inner {
         (keys, args)
     }
 
-    /// Touch (standalone): reads and decodes the record, then rewrites its version and
-    /// expiry with a compare-and-set on the version (retried if another write came between).
-    /// A record that does not decode is refused before anything is written.
+    /// Touch (standalone), in one round trip: the script rewrites the version and expiry only
+    /// of a record it is sure the client's decode accepts (see `decodable` in
+    /// `lua/prelude.lua`), bumps the version on its bytes, and returns the new record, which is
+    /// decoded here. Otherwise it writes nothing and returns the record ('CHECK'), which is
+    /// decoded here (a record that does not decode is refused, nothing written) and then
+    /// rewritten by the same script as a compare-and-set on its version (retried if another
+    /// write came between): two round trips, as every touch took before.
     pub(super) async fn touch_standalone(
         &self,
         id: &SessionId,
         expires_at: Timestamp,
     ) -> Result<Session> {
         let key = self.keys.record(id);
+        let args = |versions: Option<(u64, u64)>| {
+            let mut args = vec![
+                self.prefix(),
+                Value::from(id.to_string()),
+                Value::from(expires_at.as_millis().to_string()),
+            ];
+            match versions {
+                Some((expected, next)) => {
+                    args.extend([version_arg(expected), version_arg(next)]);
+                }
+                None => args.push(Value::Bytes(Bytes::copy_from_slice(id.as_bytes()))),
+            }
+            args
+        };
         let mut last = 0;
         for attempt in 0..LOCK_ATTEMPTS {
-            let Some(bytes) = self.get_raw(key.clone()).await? else {
-                return Err(Error::NotFound { id: *id });
+            let v = self
+                .eval(&self.scripts.touch, vec![key.clone()], args(None))
+                .await?;
+            let bytes = match Status::parse(&v)? {
+                Status::Ok(Some(new)) => return decode_for(&new, id),
+                Status::Check(bytes) => bytes,
+                Status::Past => return Err(past()),
+                Status::NotFound => return Err(Error::NotFound { id: *id }),
+                _ => return Err(protocol("touch")),
             };
             let mut session = decode_for(&bytes, id)?;
             let expected = session.version;
@@ -203,13 +229,7 @@ impl Inner {
                 .eval(
                     &self.scripts.touch,
                     vec![key.clone()],
-                    vec![
-                        self.prefix(),
-                        Value::from(id.to_string()),
-                        Value::from(expires_at.as_millis().to_string()),
-                        version_arg(expected),
-                        version_arg(next),
-                    ],
+                    args(Some((expected, next))),
                 )
                 .await?;
             match Status::parse(&v)? {

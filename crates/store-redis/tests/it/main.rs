@@ -19,3 +19,4 @@ mod model_cluster;
 mod redis_keys;
 mod replica_reads;
 mod round_trips;
+mod touch;

@@ -33,6 +33,18 @@ async fn each_operation_costs_one_round_trip_standalone() {
             row.bound
         );
     }
+    // touch: one script when it can vouch for the record; when it cannot (text beyond
+    // ASCII), the script and then the compare-and-set, with no read between: the fallback
+    // path is taken, and costs what every touch cost before.
+    let sent = |op: &str| {
+        let row = rows.iter().find(|r| r.op == op).expect("a row for the op");
+        row.cost.sent.clone()
+    };
+    assert_eq!(sent("touch"), ["evalsha"]);
+    assert_eq!(
+        sent(round_trips::TOUCH_DECODED_BY_CLIENT),
+        ["evalsha", "evalsha"]
+    );
     print!("{}", round_trips::table(&rows));
     drop(monitor);
     testkit::cleanup_prefix(server.url(), &prefix)
