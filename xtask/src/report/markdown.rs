@@ -225,7 +225,7 @@ impl Report {
                  Payloads: `seed`, the seed-shaped session; `realistic`, the peers' nine fields \
                  as nine metadata entries (about 351 bytes encoded). Server time: the server's \
                  own time per operation from INFO commandstats (the commands the operation sends: \
-                 EVALSHA for a script, GET or MGET for a read, not those a script runs inside), \
+                 FCALL for a write (EVALSHA with functions off), GET or MGET for a read, not those a function runs inside), \
                  over as many more rounds of the operation alone, on a server the bench started \
                  (– on one it did not); the last column is that over a GET's of the same \
                  payload.\n\n| operation | payload | Redis store | raw fred GET | ratio | server \

@@ -182,28 +182,6 @@ impl Scripts {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_library_registers_every_routine_under_its_versioned_name() {
-        let s = Scripts::new();
-        let name = s.library.strip_prefix("#!lua name=").unwrap();
-        let name = &name[..name.find('\n').unwrap()];
-        assert!(
-            name.starts_with("session_stores_") && name.len() == 31,
-            "{name}"
-        );
-        for r in s.all() {
-            assert_eq!(&*r.function, format!("{name}_{}", r.name));
-            let line = format!("function_name = '{}', callback = {},", r.function, r.name);
-            assert_eq!(s.library.matches(&line).count(), 1, "{line}");
-            assert!(r.script.lua().unwrap().ends_with(r.body));
-        }
-    }
-}
-
 /// A server's refusal of FUNCTION LOAD itself (an error reply), as opposed to a connection
 /// or routing failure: no such command (before Redis 7), denied by an ACL (NOPERM), or a
 /// library it will not take.
@@ -278,5 +256,27 @@ pub(crate) async fn eval_once(
             client.eval(lua, keys.to_vec(), args.to_vec()).await
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_registers_every_routine_under_its_versioned_name() {
+        let s = Scripts::new();
+        let name = s.library.strip_prefix("#!lua name=").unwrap();
+        let name = &name[..name.find('\n').unwrap()];
+        assert!(
+            name.starts_with("session_stores_") && name.len() == 31,
+            "{name}"
+        );
+        for r in s.all() {
+            assert_eq!(&*r.function, format!("{name}_{}", r.name));
+            let line = format!("function_name = '{}', callback = {},", r.function, r.name);
+            assert_eq!(s.library.matches(&line).count(), 1, "{line}");
+            assert!(r.script.lua().unwrap().ends_with(r.body));
+        }
     }
 }

@@ -40,10 +40,10 @@ async fn each_operation_costs_one_round_trip_standalone() {
         let row = rows.iter().find(|r| r.op == op).expect("a row for the op");
         row.cost.sent.clone()
     };
-    assert_eq!(sent("touch"), ["evalsha"]);
+    assert_eq!(sent("touch"), ["fcall"]);
     assert_eq!(
         sent(round_trips::TOUCH_DECODED_BY_CLIENT),
-        ["evalsha", "evalsha"]
+        ["fcall", "fcall"]
     );
     print!("{}", round_trips::table(&rows));
     drop(monitor);
