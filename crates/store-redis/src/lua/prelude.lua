@@ -220,19 +220,22 @@ end
 
 -- touch (one round trip)
 
--- Is every byte of `s` printable ASCII (0x20 to 0x7e)? By byte ranges, not %c: classes
--- follow the C library's locale.
-local function printable(s) return not string.find(s, '[%z\1-\31\127-\255]') end
+-- Is the byte at `a` in `rec` the first of `n` printable ASCII bytes (0x20 to 0x7e)? One
+-- anchored match, no new string. By byte range, not %c: classes follow the C locale.
+local function printable_at(rec, a, n)
+  local _, e = string.find(rec, '^[ -~]*', a)
+  return e >= a + n - 1
+end
 
--- Is `a` strictly before `b` in byte order, as Rust compares them? Not `<`, which compares
--- strings with strcoll, by the server's locale.
-local function bytes_before(a, b)
-  if a == b then return false end
-  for i = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, i), string.byte(b, i)
+-- Do the `m` bytes at `a` in `rec` come strictly before the `n` bytes at `b`, in byte order
+-- (as Rust compares them)? Not `<` on strings, which compares with strcoll, by the server's
+-- locale.
+local function bytes_before(rec, a, m, b, n)
+  for i = 0, (m < n and m or n) - 1 do
+    local x, y = string.byte(rec, a + i), string.byte(rec, b + i)
     if x ~= y then return x < y end
   end
-  return #a < #b
+  return m < n
 end
 
 -- The version after `vraw` (8 bytes LE), computed on the bytes (an increment with carry; never
@@ -255,14 +258,16 @@ end
 -- not both zero; at most 64 metadata entries, each key 1 to 128 bytes and value at most
 -- 1024, 16 KiB of keys and values in all, keys strictly ascending in byte order. UTF-8 and
 -- control characters: the user id and the keys must be printable ASCII and the values ASCII
--- (any other byte: nil, even where the text is valid).
+-- (any other byte: nil, even where the text is valid). Positions, not substrings: no string
+-- is made for a key or a value.
 local function decodable(rec, idraw)
   local r = head(rec)
   if not r or string.sub(rec, 18, 33) ~= idraw then return nil end
   local state, flags = string.byte(rec, 50, 51)
   if state > 4 or flags > 31 then return nil end
-  local user = r.user
-  if #user > 256 or not printable(user) then return nil end
+  local ulen = #r.user
+  local pos = 51 + (flags % 2) * 16
+  if ulen > 256 or not printable_at(rec, pos + 3, ulen) then return nil end
   local f = (flags - flags % 2) / 2
   local cv6 = f % 2; f = (f - cv6) / 2
   local sv6 = f % 2; f = (f - sv6) / 2
@@ -270,7 +275,7 @@ local function decodable(rec, idraw)
   local sscope = (f - cscope) / 2
   if cscope > cv6 or sscope > sv6 then return nil end
   -- The client address, then the server address: 6 or 18 bytes, then 8 if scoped.
-  local pos = 51 + (flags % 2) * 16 + 2 + #user + 6 + 12 * cv6
+  pos = pos + 2 + ulen + 6 + 12 * cv6
   if cscope == 1 then
     if string.sub(rec, pos + 1, pos + 8) == '\0\0\0\0\0\0\0\0' then return nil end
     pos = pos + 8
@@ -286,27 +291,34 @@ local function decodable(rec, idraw)
   local count = lo + 256 * hi
   if count > 64 then return nil end
   pos = pos + 2
+  local n = #rec
   -- No byte from here on beyond ASCII (lengths included): then no value needs a look.
-  local ascii = not string.find(rec, '[\128-\255]', pos + 1)
-  local n, total, prev = #rec, 0, nil
+  local _, e = string.find(rec, '^[^\128-\255]*', pos + 1)
+  local ascii = e == n
+  local total, prev, plen, pc = 0, nil, 0, 0
   for _ = 1, count do
-    lo, hi = string.byte(rec, pos + 1, pos + 2)
-    if not hi then return nil end
+    -- The key's length and first byte (keys usually differ there: no further compare).
+    local c
+    lo, hi, c = string.byte(rec, pos + 1, pos + 3)
+    if not c then return nil end
     local klen = lo + 256 * hi
-    if klen == 0 or klen > 128 or pos + 2 + klen > n then return nil end
-    local key = string.sub(rec, pos + 3, pos + 2 + klen)
-    if not printable(key) or (prev and not bytes_before(prev, key)) then return nil end
+    local at = pos + 3
+    if klen == 0 or klen > 128 or at + klen - 1 > n or not printable_at(rec, at, klen)
+      or c < pc or (c == pc and not bytes_before(rec, prev, plen, at, klen)) then
+      return nil
+    end
     pos = pos + 2 + klen
     lo, hi = string.byte(rec, pos + 1, pos + 2)
     if not hi then return nil end
     local vlen = lo + 256 * hi
     if vlen > 1024 or pos + 2 + vlen > n then return nil end
-    if not ascii and string.find(string.sub(rec, pos + 3, pos + 2 + vlen), '[\128-\255]') then
-      return nil
+    if not ascii then
+      _, e = string.find(rec, '^[^\128-\255]*', pos + 3)
+      if e < pos + 2 + vlen then return nil end
     end
     pos = pos + 2 + vlen
     total = total + klen + vlen
-    prev = key
+    prev, plen, pc = at, klen, c
   end
   if total > 16384 or pos ~= n then return nil end
   return r
