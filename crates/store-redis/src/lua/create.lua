@@ -17,4 +17,4 @@ end
 redis.call('SET', KEYS[1], rec, 'PXAT', pxat(exp))
 index_put(KEYS[2], exp, id, now)
 index_put(KEYS[3], exp, id, now)
-return {'OK'}
+return 'OK'

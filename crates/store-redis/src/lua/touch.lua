@@ -38,5 +38,5 @@ end
 index_put(kuser(p, o.user), exp, id, now)
 index_put(kbucket(p, id), exp, id, now)
 redis.call('SET', KEYS[1], new, 'PXAT', pxat(exp))
-if ARGV[5] then return {'OK'} end
+if ARGV[5] then return 'OK' end
 return {'OK', new}

@@ -21,7 +21,7 @@ end
 if o.exp == exp and o.user == n.user and not conn_moved then
   -- The common update (state, counters, metadata): every index entry is already right.
   redis.call('SET', KEYS[1], rec, 'PXAT', pxat(exp))
-  return {'OK'}
+  return 'OK'
 end
 if KEYS[4] then redis.call('SET', KEYS[4], id, 'PXAT', pxat(exp)) end
 if o.conn_raw and conn_moved then
@@ -32,4 +32,4 @@ if o.user ~= n.user then index_remove_at(kuser(p, o.user), id, o.exp, now) end
 index_put(KEYS[2], exp, id, now)
 index_put(KEYS[3], exp, id, now)
 redis.call('SET', KEYS[1], rec, 'PXAT', pxat(exp))
-return {'OK'}
+return 'OK'

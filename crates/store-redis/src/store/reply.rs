@@ -6,7 +6,7 @@ use session_core::{Result, SessionId};
 
 use crate::error::protocol;
 
-/// A write script's reply, read once: `{STATUS, arg...}` (the scripts' formats are unchanged;
+/// A write script's reply, read once: `{STATUS, arg...}`, or `STATUS` alone (the scripts' formats are unchanged;
 /// each caller matches the statuses its script can send and calls any other unexpected).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -49,8 +49,12 @@ pub(crate) enum Status {
 impl Status {
     /// Reads a status reply; anything that is not one is `unexpected`.
     pub(crate) fn parse(v: &Value) -> Result<Status> {
-        let Value::Array(items) = v else {
-            return Err(protocol("expected a status array"));
+        // A status without an argument may come alone, as a string: a Lua table reply costs
+        // the server more to convert than the rest of an empty function call.
+        let items = match v {
+            Value::Array(items) => items.as_slice(),
+            Value::String(_) | Value::Bytes(_) => std::slice::from_ref(v),
+            _ => return Err(protocol("expected a status array")),
         };
         let status = items
             .first()
@@ -146,6 +150,15 @@ mod tests {
     #[test]
     fn statuses_are_read_with_their_arguments() {
         assert_eq!(Status::parse(&reply(&[b"OK"])).unwrap(), Status::Ok(None));
+        // Alone, as a string (bulk or simple).
+        assert_eq!(
+            Status::parse(&Value::Bytes(Bytes::from_static(b"OK"))).unwrap(),
+            Status::Ok(None)
+        );
+        assert_eq!(
+            Status::parse(&Value::String("PAST".into())).unwrap(),
+            Status::Past
+        );
         assert_eq!(
             Status::parse(&reply(&[b"OK", b"rec"])).unwrap(),
             Status::Ok(Some(Bytes::from_static(b"rec")))
@@ -199,6 +212,8 @@ mod tests {
             Value::Array(Vec::new()),
             Value::Array(vec![Value::Integer(3)]),
             reply(&[b"WHAT"]),
+            Value::String("WHAT".into()),
+            Value::Bytes(Bytes::from_static(b"CHECK")),
             reply(&[b"HELD", b"not-an-id", b"1"]),
             reply(&[b"HELD"]),
             reply(&[b"CHECK"]),
