@@ -81,6 +81,23 @@ async fn setup() -> Option<(
     Some((server, raw))
 }
 
+/// The commands sent by [`writes`] on a store connected with `config` under a fresh prefix
+/// on `server`, which is cleaned up after.
+async fn sent_with(
+    server: &testkit::RedisServer,
+    config: impl FnOnce(&str) -> store_redis::RedisConfig,
+) -> Vec<String> {
+    let prefix = testkit::unique_prefix("functions");
+    let store = RedisStore::connect(config(&prefix)).await.unwrap();
+    let mut monitor = Monitor::of(server).unwrap();
+    let sent = writes(&store, &mut monitor).await;
+    drop(monitor);
+    testkit::cleanup_prefix(server.url(), &prefix)
+        .await
+        .unwrap();
+    sent
+}
+
 /// With functions on (the default), the writes are FCALLs of the store's library, which
 /// connect loaded; after the library is deleted on the server (as a restart without
 /// persistence loses it), the next write loads it again and succeeds.
@@ -126,21 +143,15 @@ async fn writes_are_fcalls_and_a_lost_library_is_loaded_again() {
 /// conformance suite runs on such a store too: `conformance_scripts`).
 #[tokio::test]
 async fn with_functions_off_writes_are_scripts() {
-    let Some((server, _raw)) = setup().await else {
+    let Some((server, _)) = setup().await else {
         return;
     };
-    let prefix = testkit::unique_prefix("functions-off");
-    let store = RedisStore::connect(common::config(server.url(), &prefix).functions(false))
-        .await
-        .unwrap();
-    let mut monitor = Monitor::of(server).unwrap();
-    let sent = writes(&store, &mut monitor).await;
+    let sent = sent_with(server, |prefix| {
+        common::config(server.url(), prefix).functions(false)
+    })
+    .await;
     assert!(sent.iter().any(|c| c == "evalsha"), "{sent:?}");
     assert!(!sent.iter().any(|c| c == "fcall"), "{sent:?}");
-    drop(monitor);
-    testkit::cleanup_prefix(server.url(), &prefix)
-        .await
-        .unwrap();
 }
 
 /// A user whose ACL denies FUNCTION (but allows scripts) gets a working store on scripts:
@@ -167,22 +178,13 @@ async fn a_server_that_refuses_function_load_gets_scripts() {
     let url = server
         .url()
         .replacen("redis://", &format!("redis://{user}:pw@"), 1);
-    let prefix = testkit::unique_prefix("functions-acl");
-    let store = RedisStore::connect(common::config(&url, &prefix))
-        .await
-        .unwrap();
-    let mut monitor = Monitor::of(server).unwrap();
-    let sent = writes(&store, &mut monitor).await;
+    let sent = sent_with(server, |prefix| common::config(&url, prefix)).await;
     assert!(sent.iter().any(|c| c == "evalsha"), "{sent:?}");
     assert!(!sent.iter().any(|c| c == "fcall"), "{sent:?}");
-    drop(monitor);
     let _: () = redis::cmd("ACL")
         .arg("DELUSER")
         .arg(&user)
         .query_async(&mut raw)
-        .await
-        .unwrap();
-    testkit::cleanup_prefix(server.url(), &prefix)
         .await
         .unwrap();
 }

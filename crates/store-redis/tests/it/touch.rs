@@ -339,6 +339,20 @@ fn limit_variants(s: &Session) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Stores `bytes` under `key` (keeping its TTL); the expiry to touch to, two hours on, and
+/// the server's clock (ms) just after.
+async fn store_variant(env: &mut Env, key: &str, bytes: &[u8]) -> (Timestamp, u64) {
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg(bytes)
+        .arg("KEEPTTL")
+        .query_async(&mut env.raw)
+        .await
+        .unwrap();
+    let later = SystemClock.now() + Duration::from_secs(7200);
+    (later, server_ms(env).await)
+}
+
 /// Touches every variant of `s`'s record (each stored raw under its key, keeping its TTL). Returns
 /// every way an outcome differs from [`want`]'s, and how many variants were touched, refused
 /// (`Codec`, `InvalidInput`) and found over (`NotFound`).
@@ -351,15 +365,7 @@ async fn check_variants(
     let mut failures = Vec::new();
     let mut counts = [0; 3];
     for (what, bytes) in variants {
-        let _: () = redis::cmd("SET")
-            .arg(&key)
-            .arg(&bytes)
-            .arg("KEEPTTL")
-            .query_async(&mut env.raw)
-            .await
-            .unwrap();
-        let later = SystemClock.now() + Duration::from_secs(7200);
-        let before_ms = server_ms(env).await;
+        let (later, before_ms) = store_variant(env, &key, &bytes).await;
         // Every key under the prefix, before any touch that may be refused (one that decode
         // says must succeed is checked key by key below).
         let before = match want(&bytes, s, later, (before_ms, before_ms + 60_000)) {
@@ -523,15 +529,7 @@ async fn script_check(
     let mut failures = Vec::new();
     let mut vouched = 0;
     for (what, bytes) in variants {
-        let _: () = redis::cmd("SET")
-            .arg(&key)
-            .arg(&bytes)
-            .arg("KEEPTTL")
-            .query_async(&mut env.raw)
-            .await
-            .unwrap();
-        let later = SystemClock.now() + Duration::from_secs(7200);
-        let before_ms = server_ms(env).await;
+        let (later, before_ms) = store_variant(env, &key, &bytes).await;
         let reply: Vec<Vec<u8>> = redis::cmd("EVAL")
             .arg(TOUCH_LUA)
             .arg(1)
