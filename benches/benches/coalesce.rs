@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use benches::realistic_session;
 use fred::bytes::Bytes;
-use fred::prelude::{Client, KeysInterface};
+use fred::prelude::{Client, ClientLike, KeysInterface};
 use session_core::{Clock, SessionId, Store, SystemClock, codec};
 use store_redis::{RedisConfig, RedisStore};
 use tokio::runtime::Runtime;
@@ -78,6 +78,32 @@ async fn run(
         h.await.unwrap();
     }
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// CPU time (user + system) a process has used, in µs, from `/proc/<pid>/stat` (clock ticks
+/// of 10 ms: the 2 s runs use hundreds); `None` where there is no such file (not Linux, or a
+/// server in a container, whose pid is not this machine's).
+fn cpu_us(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces): state is
+    // the 3rd field, utime the 14th, stime the 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10_000.0)
+}
+
+/// The server's pid, if it is a process of this machine (`INFO server`'s `process_id`, whose
+/// `/proc` entry names a redis or valkey server).
+async fn server_pid(raw: &Client) -> Option<String> {
+    let info: String = raw.info(Some(fred::types::InfoKind::Server)).await.ok()?;
+    let pid = info
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))?
+        .trim()
+        .to_owned();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    (comm.contains("redis") || comm.contains("valkey")).then_some(pid)
 }
 
 /// p50 latency in µs of sequential reads by one caller, per variant: the variants take turns
@@ -197,6 +223,10 @@ fn main() {
     ];
     let single = 4;
     let mut tput = vec![Vec::new(); variants.len()];
+    // CPU µs used per operation, by this process (the client: the tasks, fred, tokio) and by
+    // the server, summed over the passes: (client, server, operations).
+    let mut cpu = vec![(0.0, 0.0, 0.0); variants.len()];
+    let server = rt.block_on(server_pid(&raw));
     let mut lat = vec![Vec::new(); single];
     rt.block_on(async {
         // Warm-up.
@@ -207,7 +237,19 @@ fn main() {
         for _ in 0..passes {
             for (i, (_, op, store)) in variants.iter().enumerate() {
                 let store = store.unwrap_or(&plain);
-                tput[i].push(run(*op, &raw, &raw_key, store, &ids, TASKS, length).await);
+                let before = (cpu_us("self"), server.as_deref().and_then(cpu_us));
+                let t = Instant::now();
+                let rate = run(*op, &raw, &raw_key, store, &ids, TASKS, length).await;
+                let ops = rate * t.elapsed().as_secs_f64();
+                let after = (cpu_us("self"), server.as_deref().and_then(cpu_us));
+                if let (Some(c0), Some(c1)) = (before.0, after.0) {
+                    cpu[i].0 += c1 - c0;
+                }
+                if let (Some(s0), Some(s1)) = (before.1, after.1) {
+                    cpu[i].1 += s1 - s0;
+                }
+                cpu[i].2 += ops;
+                tput[i].push(rate);
             }
             let one: Vec<(Op, &RedisStore)> = variants[..single]
                 .iter()
@@ -248,5 +290,28 @@ fn main() {
         median(tput[4].clone()) / get_off,
         median(tput[5].clone()) / get_on
     );
+    // Where the CPU goes: the client and the server share this machine's cores, so their
+    // CPU per operation together bounds the throughput.
+    println!(
+        "\ncoalesce CPU per operation ({TASKS} tasks; client: this process; server: {}):",
+        server
+            .as_ref()
+            .map_or("not measured (not a process here)".to_owned(), |p| format!(
+                "pid {p}"
+            ))
+    );
+    println!("| variant | client µs/op | server µs/op | total µs/op |");
+    println!("|---|---:|---:|---:|");
+    for (i, (name, _, _)) in variants.iter().enumerate() {
+        let (c, sv, n) = cpu[i];
+        let per = |v: f64| if n > 0.0 { v / n } else { f64::NAN };
+        let sv = server.as_ref().map(|_| per(sv));
+        println!(
+            "| {name} | {:.2} | {} | {} |",
+            per(c),
+            sv.map_or("-".to_owned(), |v| format!("{v:.2}")),
+            sv.map_or("-".to_owned(), |v| format!("{:.2}", per(c) + v)),
+        );
+    }
     rt.block_on(testkit::cleanup_prefix(&url, &prefix)).unwrap();
 }
