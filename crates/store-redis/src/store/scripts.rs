@@ -55,10 +55,9 @@ const PRELUDE: &str = include_str!("../lua/prelude.lua");
 /// The store's routines, and whether they run as Functions.
 ///
 /// An EVALSHA runs the whole script each time, and so defines the prelude's helpers (some
-/// twenty closures) on every call: on Redis 7.0 that cost about as much as an empty script
-/// (INFO commandstats: `return 1` 4.2 µs, the prelude and `return 1` 9.9 µs, an FCALL of an
-/// empty function 4.1 µs, in one sitting). A library of Functions defines them once, when it
-/// is loaded. The library's name carries a hash of its code, so that stores of different
+/// twenty closures) on every call; a library of Functions defines them once, when it is
+/// loaded. On Redis 7.0 that took 14k to 17k instructions off every write, about six GETs'
+/// worth (`benches/server_cost.sh`, the same Lua run both ways). The library's name carries a hash of its code, so that stores of different
 /// versions sharing a server each call their own (an older library is left in place: a
 /// server keeps it until `FUNCTION DELETE`).
 pub(crate) struct Scripts {
