@@ -233,7 +233,14 @@ impl L1 {
     ) -> WriteThrough {
         let (hash, i, b) = self.locate(&session.id);
         let mut shard = self.shards[i].lock.write();
-        if !self.valid(&shard, b, ticket) {
+        let valid = self.valid(&shard, b, ticket);
+        // Every outcome voids the fills under way, the void-ticket ones included: a fill whose
+        // ticket was taken after the invalidation that voided this write's, but whose read
+        // ran before the write, holds the version before it. Left valid, it landed after this
+        // write returned and served that older version to a read that began after it (seen
+        // in `write_through::two_instances_writing_one_session_never_read_an_overtaken_version`).
+        shard.epochs[b] += 1;
+        if !valid {
             let id = session.id;
             let Ok(held) = shard.map.find_entry(hash, |e| e.session.id == id) else {
                 return WriteThrough::Kept;
@@ -245,11 +252,9 @@ impl L1 {
             }
             if !same {
                 held.remove();
-                shard.epochs[b] += 1;
                 return WriteThrough::Evicted;
             }
         }
-        shard.epochs[b] += 1;
         self.put(&mut shard, hash, session, deadline, true);
         WriteThrough::Cached
     }
@@ -473,6 +478,26 @@ mod tests {
         // A read that began before the write answers after it: dropped.
         l1.fill(read_ticket, v1.clone(), LATER);
         assert_eq!(l1.get(&v1.id, NOW).unwrap().version, v2.version);
+    }
+
+    #[test]
+    fn a_void_write_through_still_voids_the_reads_under_way() {
+        let l1 = L1::new(100);
+        let v1 = s();
+        let v2 = next(&v1);
+        // The write's ticket, then an invalidation (which voids it) and a refresh's ticket
+        // taken after that invalidation, whose read runs before the write: it read v1.
+        let write_ticket = l1.ticket(&v1.id);
+        l1.invalidate(&v1.id);
+        let refresh_ticket = l1.ticket(&v1.id);
+        assert_eq!(
+            l1.write_through(write_ticket, v2.clone(), LATER),
+            WriteThrough::Kept
+        );
+        // Its answer arrives after the write returned: dropped, not served to a read that
+        // begins after the write.
+        l1.fill(refresh_ticket, v1.clone(), LATER);
+        assert!(l1.get(&v1.id, NOW).is_none());
     }
 
     #[test]
